@@ -1,0 +1,89 @@
+"""Per-area optax optimisers named in YAML.
+
+``optimizer: {adam: {learning_rate: 1.0e-3}}`` or a list (an ``optax.chain``)::
+
+    optimizer:
+      - clip_by_global_norm: {max_norm: 1.0}
+      - adam: {learning_rate: {exponential_decay: {init_value: 1.0e-3, transition_steps: 1000, decay_rate: 0.5}}}
+
+A ``learning_rate`` may itself be an optax schedule given as ``{name: kwargs}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Mapping
+
+import optax
+
+from .costs import _check_kwargs, make_schedule
+from .errors import WiringError, did_you_mean
+
+_NOT_OPTIMIZERS = {"chain", "named_chain", "masked", "multi_transform", "inject_hyperparams", "apply_if_finite",
+                   "MultiSteps", "flatten", "with_extra_args_support", "identity", "set_to_zero", "stateless",
+                   "stateless_with_tree_map", "GradientTransformation", "GradientTransformationExtraArgs"}
+
+
+def optimizer_names() -> list[str]:
+    """Names of optax factories usable in a wiring's ``optimizer``."""
+    out = []
+    for n in dir(optax):
+        if n.startswith("_") or n in _NOT_OPTIMIZERS or n[0].isupper():
+            continue
+        f = getattr(optax, n)
+        if not callable(f) or n.endswith("schedule") or n.endswith("decay") or n.endswith("loss") \
+                or "cross_entropy" in n or n.startswith(("tree_", "safe_", "global_norm", "apply_updates",
+                                                        "incremental_update", "periodic_update", "softmax",
+                                                        "l2_loss", "huber", "cosine_", "squared_", "sigmoid",
+                                                        "smooth_", "log_", "hinge", "ctc", "kl_", "poly_",
+                                                        "convex_", "ntxent", "power_iteration", "matrix_",
+                                                        "multiclass", "triplet", "make_", "hessian", "contrib",
+                                                        "projections", "losses", "schedules", "tree", "assignment",
+                                                        "perturbations", "second_order", "transforms")):
+            continue
+        out.append(n)
+    return sorted(out)
+
+
+def _resolve_kwargs(kwargs: Mapping[str, Any], where: Any) -> dict:
+    out = {}
+    for k, v in kwargs.items():
+        if isinstance(v, Mapping) and len(v) == 1:  # a schedule
+            (sname, skw), = v.items()
+            out[k] = make_schedule(sname, dict(skw or {}), where)
+        else:
+            out[k] = v
+    return out
+
+
+def check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> None:
+    """Raise a WiringError unless ``optax.<name>(**kwargs)`` is a valid transform."""
+    names = optimizer_names()
+    if name not in names:
+        raise WiringError(f"unknown optimizer '{name}'{did_you_mean(name, names)}", where,
+                          hint="e.g. adam, sgd, adamw, rmsprop, clip_by_global_norm (any optax transform)")
+    fn = getattr(optax, name)
+    resolved = _resolve_kwargs(kwargs, where)
+    _check_kwargs(fn, resolved, f"optimizer '{name}'", where)
+    for k, v in resolved.items():
+        if k == "learning_rate" and not callable(v) and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise WiringError(f"optimizer '{name}': learning_rate must be a number or a schedule, found {v!r}", where)
+
+
+def _thaw(v):
+    if isinstance(v, tuple) and v and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in v):
+        return {k: _thaw(x) for k, x in v}
+    return v
+
+
+def make_optimizer(chain: tuple) -> optax.GradientTransformation:
+    """Build the optax transform of an area from its frozen ``((name, kwargs), …)`` chain."""
+    parts = []
+    for name, kwargs in chain:
+        kw = _thaw(kwargs) if kwargs else {}
+        parts.append(getattr(optax, name)(**_resolve_kwargs(kw if isinstance(kw, dict) else {}, None)))
+    return parts[0] if len(parts) == 1 else optax.chain(*parts)
+
+
+def optimizer_signature(name: str) -> str:
+    return str(inspect.signature(getattr(optax, name)))

@@ -1,0 +1,501 @@
+"""YAML wiring file -> validated :class:`WiringSpec` (every error carries file:line:col).
+
+Only safe YAML is read: the document is *composed* into nodes and built here
+from plain scalars, lists and mappings; any other tag (``!!python/object``,
+``!!binary``, custom tags) is an error, duplicate keys are errors, and alias
+expansion is bounded (no billion-laughs).
+
+The format (see the README for the full reference)::
+
+    name: pbwm
+    credit: local                  # default for every area (local | global)
+    optimizer: {adam: {learning_rate: 1.0e-3}}   # default optimiser
+    inputs:  {stimulus: 8, target: 2, mask: 1}
+    areas:
+      lstm:
+        type: lstm
+        hidden: 64                 # options inline, or under `config:`
+        costs: {supervised: {weight: 1.0, target: target, mask: mask}}
+        rule: backprop             # or {name: backprop, ...options}
+        optimizer: {adam: {learning_rate: 1.0e-3}}   # or a list = optax.chain
+        credit: global
+        replicas: 1
+    connections:
+      - stimulus -> lstm.input
+      - {from: lstm.h, to: out.input, delay: 1, weight: 0.5, gate: bg.gate[0], projection: linear}
+    probes: [lstm.h]
+    outputs: {response: out.output}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from .costs import CostSpec
+from .errors import Location, WiringError, did_you_mean
+
+MAX_NODES = 100_000  # bound on composed nodes visited (alias expansion included)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENDPOINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\[\s*(-?\d+)\s*\])?\s*$")
+
+TOP_KEYS = ("name", "description", "credit", "optimizer", "rule", "inputs", "areas", "connections", "probes", "outputs")
+AREA_META = ("type", "config", "costs", "rule", "optimizer", "credit", "replicas", "doc")
+EDGE_KEYS = ("from", "to", "delay", "weight", "gate", "projection")
+PROJECTIONS = ("linear",)
+CREDITS = ("local", "global")
+
+
+# --------------------------------------------------------------------------- specs
+
+@dataclass(frozen=True)
+class Ref:
+    """``area.port[channel]`` or an external input ``name[channel]`` (``port`` is None)."""
+
+    node: str
+    port: Optional[str] = None
+    channel: Optional[int] = None
+
+    def __str__(self) -> str:
+        s = self.node if self.port is None else f"{self.node}.{self.port}"
+        return s if self.channel is None else f"{s}[{self.channel}]"
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    """One connection. ``src.port is None`` when the source is an external input."""
+
+    src: Ref
+    dst: Ref
+    delay: int = 0
+    weight: float = 1.0
+    gate: Optional[Ref] = None
+    projection: Optional[str] = None
+    loc: Optional[Location] = None
+    index: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.src} -> {self.dst}"
+
+
+@dataclass(frozen=True)
+class AreaSpec:
+    """One area block."""
+
+    name: str
+    type: str
+    options: tuple  # sorted ((key, raw value), …) config options
+    costs: tuple[CostSpec, ...] = ()
+    rule: tuple = ("backprop", ())  # (name, ((key, value), …))
+    optimizer: tuple = ()  # ((optax name, ((kwarg, value), …)), …) — a chain
+    credit: str = "local"
+    replicas: int = 1
+    loc: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class WiringSpec:
+    """A validated wiring document (structure only; graph checks come in :mod:`brainsim.graph`)."""
+
+    name: str
+    inputs: tuple  # ((name, dim), …) in file order
+    areas: tuple[AreaSpec, ...]
+    connections: tuple[EdgeSpec, ...]
+    probes: tuple[Ref, ...]
+    outputs: tuple  # ((name, Ref), …)
+    file: str = "<string>"
+    description: str = ""
+    locs: Any = field(default=None, compare=False, hash=False)  # _Locs
+
+    def where(self, *path) -> Any:
+        """Best location for a YAML path such as ``("areas", "bg", "channels")``."""
+        return self.locs.where(path) if self.locs is not None else ".".join(map(str, path))
+
+    @property
+    def input_dims(self) -> dict[str, int]:
+        return dict(self.inputs)
+
+    @property
+    def area_map(self) -> dict[str, AreaSpec]:
+        return {a.name: a for a in self.areas}
+
+
+class _Locs:
+    """Path -> Location of value nodes and of mapping keys."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.values: dict[tuple, Location] = {}
+        self.keys: dict[tuple, Location] = {}
+
+    def where(self, path: tuple, key: bool = False) -> Location:
+        path = tuple(path)
+        while True:
+            table = (self.keys, self.values) if key else (self.values, self.keys)
+            for t in table:
+                if path in t:
+                    return t[path]
+            if not path:
+                return Location(self.file, 1, 1)
+            path = path[:-1]
+
+
+# --------------------------------------------------------------------------- safe YAML with locations
+
+_ALLOWED_SCALARS = {"tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"}
+
+
+def _mark(file: str, node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_yaml(text: str, file: str = "<string>") -> tuple[Any, _Locs]:
+    """Parse YAML safely into plain Python data plus a location table."""
+    locs = _Locs(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        raise WiringError(f"invalid YAML: {e.problem or e.context}", where,
+                          hint="check indentation, colons and brackets near this position") from None
+    except yaml.YAMLError as e:
+        raise WiringError(f"invalid YAML: {e}", Location(file, 1, 1)) from None
+    if node is None:
+        raise WiringError("the wiring file is empty", Location(file, 1, 1),
+                          hint="a wiring needs at least `inputs`, `areas` and `connections` (see the README)")
+    constructor = yaml.SafeLoader("")
+    budget = [MAX_NODES]
+
+    def build(n, path):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise WiringError(f"the document expands to more than {MAX_NODES} nodes (alias/anchor bomb?)",
+                              _mark(file, n), hint="remove the recursive or repeated aliases")
+        locs.values.setdefault(path, _mark(file, n))
+        if isinstance(n, yaml.MappingNode):
+            if n.tag != "tag:yaml.org,2002:map":
+                raise WiringError(f"unsupported YAML tag '{n.tag}'", _mark(file, n),
+                                  hint="wiring files use plain mappings, lists and scalars only")
+            out = {}
+            for k, v in n.value:
+                if k.tag == "tag:yaml.org,2002:merge":
+                    raise WiringError("YAML merge keys ('<<') are not supported", _mark(file, k),
+                                      hint="write the keys out")
+                key = build(k, path + ("<key>",))
+                if isinstance(key, (dict, list)) or key is None:
+                    raise WiringError(f"mapping keys must be plain names, found {key!r}", _mark(file, k))
+                key = str(key) if not isinstance(key, str) else key
+                if key in out:
+                    raise WiringError(f"duplicate key '{key}'", _mark(file, k),
+                                      hint=f"'{key}' is already defined at line "
+                                           f"{locs.keys[path + (key,)].line}; keep one")
+                locs.keys[path + (key,)] = _mark(file, k)
+                out[key] = build(v, path + (key,))
+            locs.values.pop(path + ("<key>",), None)
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            if n.tag != "tag:yaml.org,2002:seq":
+                raise WiringError(f"unsupported YAML tag '{n.tag}'", _mark(file, n),
+                                  hint="wiring files use plain mappings, lists and scalars only")
+            return [build(v, path + (i,)) for i, v in enumerate(n.value)]
+        if n.tag not in _ALLOWED_SCALARS:
+            raise WiringError(f"unsupported YAML tag '{n.tag}' on value {n.value!r}", _mark(file, n),
+                              hint="remove the tag; wiring files hold plain strings, numbers and booleans "
+                                   "(quote dates and other special values)")
+        return constructor.construct_object(n)
+
+    return build(node, ()), locs
+
+
+# --------------------------------------------------------------------------- schema
+
+class _Checker:
+    def __init__(self, locs: _Locs):
+        self.locs = locs
+
+    def err(self, path, msg, hint=None, key=False):
+        raise WiringError(msg, self.locs.where(tuple(path), key=key), hint)
+
+    def mapping(self, value, path, what):
+        if not isinstance(value, dict):
+            self.err(path, f"{what} must be a mapping (key: value), found {_kind(value)}",
+                     hint="write it as `key: value` lines indented under it")
+        return value
+
+    def keys(self, mapping, allowed, path, what):
+        for k in mapping:
+            if k not in allowed:
+                self.err(tuple(path) + (k,), f"unknown key '{k}' in {what}{did_you_mean(k, allowed)}",
+                         hint="allowed keys: " + ", ".join(allowed), key=True)
+
+    def name(self, value, path, what):
+        if not isinstance(value, str) or not _NAME.match(value):
+            self.err(path, f"{what} must be a name (letters, digits, _; not starting with a digit), found {value!r}")
+        return value
+
+    def integer(self, value, path, what, minimum=None):
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.err(path, f"{what} must be an integer, found {_kind(value)} {value!r}")
+        if minimum is not None and value < minimum:
+            self.err(path, f"{what} must be >= {minimum}, found {value}")
+        return value
+
+    def number(self, value, path, what):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.err(path, f"{what} must be a number, found {_kind(value)} {value!r}")
+        return float(value)
+
+    def choice(self, value, choices, path, what):
+        if value not in choices:
+            self.err(path, f"{what} must be one of {', '.join(choices)}, found {value!r}{did_you_mean(str(value), choices)}")
+        return value
+
+
+def _kind(v) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "nothing (null)"}.get(type(v), type(v).__name__)
+
+
+def _freeze(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    return v
+
+
+def parse_ref(text: Any, c: _Checker, path, what: str, allow_channel: bool = False) -> Ref:
+    """Parse ``area.port``, ``area.port[k]`` or ``input``/``input[k]``."""
+    m = _ENDPOINT.match(text) if isinstance(text, str) else None
+    if not m:
+        c.err(path, f"{what} must look like 'area.port' or 'input_name', found {text!r}",
+              hint="e.g. cortex.code, bg.gate[0] or stimulus")
+    node, port, ch = m.group(1), m.group(2), m.group(3)
+    if ch is not None and not allow_channel:
+        c.err(path, f"{what} cannot select a channel ([{ch}]) here", hint="remove the [..]")
+    return Ref(node, port, int(ch) if ch is not None else None)
+
+
+def _parse_optimizer(value, c: _Checker, path) -> tuple:
+    """``{adam: {learning_rate: 1e-3}}`` or a list of such (an optax chain)."""
+    from .optim import check_optimizer
+
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        c.err(path, "optimizer list is empty", hint="e.g. optimizer: {adam: {learning_rate: 1.0e-3}}")
+    chain = []
+    for i, item in enumerate(items):
+        p = tuple(path) + ((i,) if isinstance(value, list) else ())
+        if isinstance(item, str):
+            item = {item: {}}
+        c.mapping(item, p, "an optimizer")
+        if len(item) != 1:
+            c.err(p, f"an optimizer entry names exactly one optax transform, found {len(item)} ({', '.join(item)})",
+                  hint="use a list for a chain: [{clip_by_global_norm: {max_norm: 1.0}}, {adam: {...}}]")
+        (name, kwargs), = item.items()
+        kwargs = {} if kwargs is None else kwargs
+        c.mapping(kwargs, p + (name,), f"the arguments of optimizer '{name}'")
+        check_optimizer(name, kwargs, c.locs.where(p + (name,), key=True))
+        chain.append((name, _freeze(kwargs)))
+    return tuple(chain)
+
+
+def _parse_rule(value, c: _Checker, path) -> tuple:
+    from .rules import RULES
+
+    if isinstance(value, str):
+        name, opts = value, {}
+    else:
+        c.mapping(value, path, "rule")
+        opts = dict(value)
+        if "name" not in opts:
+            c.err(path, "a rule mapping needs a 'name'", hint="e.g. rule: {name: backprop}")
+        name = opts.pop("name")
+    if name not in RULES:
+        c.err(path, f"unknown learning rule '{name}'{did_you_mean(str(name), RULES)}",
+              hint="rules: " + ", ".join(RULES))
+    RULES[name].check_options(opts, lambda k: c.locs.where(tuple(path) + (k,), key=True))
+    return name, _freeze(opts)
+
+
+def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
+    from .costs import make_schedule
+
+    c.mapping(value, path, "costs")
+    out = []
+    for name, v in value.items():
+        p = tuple(path) + (name,)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(CostSpec(name, float(v)))
+            continue
+        c.mapping(v, p, f"cost term '{name}'")
+        opts = dict(v)
+        weight = c.number(opts.pop("weight", 1.0), p + ("weight",), f"the weight of cost '{name}'")
+        sched = opts.pop("schedule", None)
+        if sched is not None:
+            c.mapping(sched, p + ("schedule",), "a schedule")
+            if len(sched) != 1:
+                c.err(p + ("schedule",), "a schedule names exactly one optax schedule",
+                      hint="e.g. schedule: {linear_schedule: {init_value: 0.0, end_value: 1.0, transition_steps: 100}}")
+            (sname, skw), = sched.items()
+            skw = {} if skw is None else skw
+            c.mapping(skw, p + ("schedule", sname), f"the arguments of schedule '{sname}'")
+            make_schedule(sname, skw, c.locs.where(p + ("schedule", sname), key=True))
+            sched = (sname, _freeze(skw))
+        out.append(CostSpec(name, weight, sched, _freeze(opts)))
+    return tuple(out)
+
+
+def build_spec(data: Any, locs: _Locs) -> WiringSpec:
+    """Validate the document's structure and build a :class:`WiringSpec`."""
+    c = _Checker(locs)
+    c.mapping(data, (), "the wiring document")
+    c.keys(data, TOP_KEYS, (), "the wiring document")
+    for required in ("inputs", "areas"):
+        if required not in data:
+            c.err((), f"the wiring has no '{required}' section",
+                  hint="a wiring needs `inputs:` (external signals and their dims) and `areas:`")
+    name = data.get("name", Path(locs.file).stem)
+    if not isinstance(name, str):
+        c.err(("name",), f"name must be a string, found {_kind(name)}")
+    default_credit = c.choice(data.get("credit", "local"), CREDITS, ("credit",), "credit")
+    default_opt = _parse_optimizer(data["optimizer"], c, ("optimizer",)) if "optimizer" in data else \
+        (("adam", (("learning_rate", 1e-3),)),)
+    default_rule = _parse_rule(data["rule"], c, ("rule",)) if "rule" in data else ("backprop", ())
+
+    inputs = c.mapping(data["inputs"] if data["inputs"] is not None else {}, ("inputs",), "inputs")
+    for k, v in inputs.items():
+        c.name(k, ("inputs", k), "an input name")
+        c.integer(v, ("inputs", k), f"the dimension of input '{k}'", minimum=1)
+
+    areas_raw = c.mapping(data["areas"], ("areas",), "areas")
+    if not areas_raw:
+        c.err(("areas",), "the wiring declares no areas", hint="add at least one area under `areas:`")
+    areas = []
+    for aname, block in areas_raw.items():
+        p = ("areas", aname)
+        c.name(aname, p, "an area name")
+        if aname in inputs:
+            c.err(p, f"duplicate name '{aname}': it is both an input and an area",
+                  hint="rename one of them", key=True)
+        c.mapping(block, p, f"area '{aname}'")
+        if "type" not in block:
+            c.err(p, f"area '{aname}' has no 'type'", hint="e.g. type: lstm (see `brainsim list`)", key=True)
+        atype = block["type"]
+        if not isinstance(atype, str):
+            c.err(p + ("type",), f"the type of area '{aname}' must be a string, found {_kind(atype)}")
+        options = {k: v for k, v in block.items() if k not in AREA_META}
+        if "config" in block:
+            cfg = c.mapping(block["config"], p + ("config",), f"the config of area '{aname}'")
+            for k in cfg:
+                if k in options:
+                    c.err(p + ("config", k), f"option '{k}' of area '{aname}' is given twice (inline and in config)",
+                          key=True)
+            options.update(cfg)
+        costs = _parse_costs(block["costs"], c, p + ("costs",)) if block.get("costs") is not None else ()
+        rule = _parse_rule(block["rule"], c, p + ("rule",)) if "rule" in block else default_rule
+        opt = _parse_optimizer(block["optimizer"], c, p + ("optimizer",)) if "optimizer" in block else default_opt
+        credit = c.choice(block.get("credit", default_credit), CREDITS, p + ("credit",), f"credit of area '{aname}'")
+        replicas = c.integer(block.get("replicas", 1), p + ("replicas",), f"replicas of area '{aname}'", minimum=1)
+        areas.append(AreaSpec(aname, atype, tuple(sorted(options.items(), key=lambda kv: kv[0])), costs, rule, opt,
+                              credit, replicas, locs.where(p, key=True)))
+
+    conns_raw = data.get("connections") or []
+    if not isinstance(conns_raw, list):
+        c.err(("connections",), f"connections must be a list, found {_kind(conns_raw)}",
+              hint="write each connection on its own line starting with '- '")
+    edges = []
+    for i, item in enumerate(conns_raw):
+        p = ("connections", i)
+        if isinstance(item, str):
+            parts = item.split("->")
+            if len(parts) != 2:
+                c.err(p, f"a connection must look like 'source -> area.port', found {item!r}",
+                      hint="e.g. - stimulus -> cortex.input")
+            fields = {"from": parts[0].strip(), "to": parts[1].strip()}
+        else:
+            fields = c.mapping(item, p, "a connection")
+            c.keys(fields, EDGE_KEYS, p, "a connection")
+            for req in ("from", "to"):
+                if req not in fields:
+                    c.err(p, f"a connection needs '{req}'", hint="e.g. {from: cortex.code, to: wm.write, delay: 1}")
+        src = parse_ref(fields["from"], c, p + (("from",) if isinstance(item, dict) else ()), "a connection source",
+                        allow_channel=True)
+        dst = parse_ref(fields["to"], c, p + (("to",) if isinstance(item, dict) else ()), "a connection target")
+        if dst.port is None:
+            c.err(p, f"a connection target must name a port: 'area.port', found '{dst}'",
+                  hint=f"e.g. {dst.node}.input")
+        delay = fields.get("delay", 0)
+        if isinstance(delay, bool) or not isinstance(delay, int):
+            c.err(p + ("delay",), f"delay must be an integer number of steps, found {_kind(delay)} {delay!r}")
+        if delay < 0:
+            c.err(p + ("delay",), f"delay must be >= 0 steps, found {delay}",
+                  hint="a signal cannot arrive before it is sent; use 0 (same step) or a positive delay")
+        weight = c.number(fields.get("weight", 1.0), p + ("weight",), "weight")
+        gate = None
+        if fields.get("gate") is not None:
+            gate = parse_ref(fields["gate"], c, p + ("gate",), "gate", allow_channel=True)
+        proj = fields.get("projection")
+        if proj is not None:
+            c.choice(proj, PROJECTIONS, p + ("projection",), "projection")
+        edges.append(EdgeSpec(src, dst, delay, weight, gate, proj, locs.where(p), i))
+
+    probes_raw = data.get("probes") or []
+    if not isinstance(probes_raw, list):
+        c.err(("probes",), f"probes must be a list of 'area.port', found {_kind(probes_raw)}")
+    probes = tuple(parse_ref(v, c, ("probes", i), "a probe") for i, v in enumerate(probes_raw))
+    outputs_raw = c.mapping(data.get("outputs") or {}, ("outputs",), "outputs")
+    outputs = []
+    for k, v in outputs_raw.items():
+        c.name(k, ("outputs", k), "an output name")
+        ref = parse_ref(v, c, ("outputs", k), f"output '{k}'")
+        if ref.port is None:
+            c.err(("outputs", k), f"output '{k}' must name an area port 'area.port', found '{v}'")
+        outputs.append((k, ref))
+    return WiringSpec(name, tuple(inputs.items()), tuple(areas), tuple(edges), probes, tuple(outputs),
+                      locs.file, str(data.get("description", "")), locs)
+
+
+def set_path(data: dict, dotted: str, value: Any) -> None:
+    """Apply an override ``areas.lstm.hidden=64`` to raw wiring data (creates the last key)."""
+    keys = dotted.split(".")
+    cur = data
+    for i, k in enumerate(keys[:-1]):
+        if isinstance(cur, list) and k.isdigit() and int(k) < len(cur):
+            cur = cur[int(k)]
+            continue
+        if not isinstance(cur, dict) or k not in cur:
+            have = list(cur) if isinstance(cur, dict) else []
+            raise WiringError(f"--set {dotted}: '{'.'.join(keys[:i + 1])}' does not exist{did_you_mean(k, have)}",
+                              "--set", hint=("keys here: " + ", ".join(map(str, have))) if have else None)
+        cur = cur[k]
+    if not isinstance(cur, dict):
+        raise WiringError(f"--set {dotted}: '{'.'.join(keys[:-1])}' is not a mapping", "--set")
+    cur[keys[-1]] = value
+
+
+def parse_wiring(text: str, file: str = "<string>", overrides: Optional[Mapping[str, Any]] = None) -> WiringSpec:
+    """Parse and validate wiring text. ``overrides``: ``{dotted.path: value}`` applied first."""
+    data, locs = load_yaml(text, file)
+    for k, v in (overrides or {}).items():
+        set_path(data, k, v)
+    return build_spec(data, locs)
+
+
+def load_wiring(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> WiringSpec:
+    """Read and validate a wiring file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WiringError(f"wiring file '{path}' does not exist", str(path),
+                          hint="give a path to a .yaml file, e.g. wiring/pbwm.yaml") from None
+    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as e:
+        raise WiringError(f"cannot read wiring file '{path}': {e}", str(path)) from None
+    return parse_wiring(text, str(path), overrides)

@@ -1,0 +1,105 @@
+"""12-AX: hierarchical working memory (O'Reilly & Frank 2006).
+
+Each wiring in ``wirings`` is trained on the same sequence of epochs (one epoch
+= 25 outer loops, a batch holds ``batch`` epochs) until the criterion: 0
+errors in 2 successive fresh epochs, evaluated with the current weights after
+every update.  Epochs to criterion counts the training epochs seen until then.
+
+Published anchor: O'Reilly & Frank (2006), Neural Computation 18:283-328 —
+PBWM and LSTM both learn 12-AX; PBWM needs fewer epochs.
+
+Quick mode (``--quick``, CI and ``make demo``) trains a few dozen updates and
+passes when the test error rate falls below half that of always answering L
+(a smoke criterion: learning has begun; the full criterion needs full mode).
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from brainsim.scenario import Result, RunContext, Scenario
+from brainsim.tasks.twelve_ax import TwelveAX, epoch_errors, per_symbol_accuracy
+from brainsim.train import fit
+
+
+def _batch(b) -> dict:
+    return {"stimulus": b.inputs, "target": b.targets, "mask": b.mask}
+
+
+class TwelveAXScenario(Scenario):
+    name = "twelve_ax"
+    description = "12-AX hierarchical working-memory task; epochs to criterion (0 errors in 2 successive epochs)"
+    anchor = "O'Reilly & Frank (2006) Neural Computation 18:283-328"
+    wirings = ("lstm_baseline",)
+    defaults = {"batch": 16, "max_epochs": 60000, "test_epochs": 100, "log_every": 10, "outer_loops": 25}
+    quick = {"max_epochs": 3200, "test_epochs": 16, "log_every": 10}
+
+    def train_one(self, ctx: RunContext, wiring: str) -> dict:
+        """Train one wiring to criterion; return its metrics."""
+        opts = ctx.options
+        task = TwelveAX(outer_loops=opts["outer_loops"])
+        brain = ctx.load_brain(wiring)
+        key = ctx.key
+        params, _ = brain.init(jax.random.fold_in(key, 1), batch=opts["batch"])
+        opt_state = brain.init_opt_state(params)
+        train_rng, eval_rng = ctx.rng(1), ctx.rng(2)  # the same sequences for every wiring
+        steps = max(1, opts["max_epochs"] // opts["batch"])
+        state2 = brain.init_state(2)
+        reached = {}
+
+        def check(step, metrics, params):
+            b = task.sample(eval_rng, 2)
+            _, _, trace = brain.evaluate(params, state2, _batch(b), jax.random.fold_in(key, 10_000_000 + step))
+            errs = epoch_errors(np.asarray(trace["response"]), b.info["target_idx"], b.mask)
+            if errs.sum() == 0 and "epochs" not in reached:
+                reached["epochs"] = (step + 1) * opts["batch"]
+                reached["step"] = step
+                return {"stop": True, "criterion_epochs": reached["epochs"], "eval_errors": 0}
+            return {"eval_errors": int(errs.sum())}
+
+        res = fit(brain, params, opt_state, lambda s: _batch(task.sample(train_rng, opts["batch"])), steps,
+                  jax.random.fold_in(key, 2), log_every=opts["log_every"], metrics=_Prefixed(ctx.metrics, wiring),
+                  progress=ctx.progress, callback=check, desc=wiring)
+        ctx.compile_seconds += res.compile_seconds
+        test = task.sample(ctx.rng(3), opts["test_epochs"])
+        _, _, trace = brain.evaluate(res.params, brain.init_state(opts["test_epochs"]), _batch(test),
+                                     jax.random.fold_in(key, 3))
+        pred = np.asarray(trace["response"])
+        errs = epoch_errors(pred, test.info["target_idx"], test.mask)
+        acc = per_symbol_accuracy(pred, test.info["target_idx"], test.mask, test.info["symbols"])
+        n_steps = float(test.mask.sum())
+        baseline = float((test.info["target_idx"] == 1).sum()) / n_steps  # error rate of always answering L
+        out = {"epochs_to_criterion": reached.get("epochs"), "updates": res.steps,
+               "epochs_trained": res.steps * opts["batch"],
+               "test_error_rate": float(errs.sum()) / n_steps, "always_L_error_rate": baseline,
+               "test_epochs_without_error": float(np.mean(errs == 0)), "per_symbol_accuracy": acc,
+               "params": int(sum(brain.param_counts(res.params).values())),
+               "train_seconds": res.wall_seconds, "compile_seconds": res.compile_seconds}
+        ctx.log(f"{wiring}: epochs to criterion {out['epochs_to_criterion']}, test error rate "
+                f"{out['test_error_rate']:.4f} (always-L {baseline:.4f})")
+        return out
+
+    def run(self, ctx: RunContext) -> Result:
+        per = {w: self.train_one(ctx, w) for w in self.wirings}
+        metrics = {"models": per}
+        if ctx.quick:
+            passed = all(m["test_error_rate"] < 0.5 * m["always_L_error_rate"] for m in per.values())
+            crit = "quick: test error rate < half of always-L's for every model"
+        else:
+            passed = all(m["epochs_to_criterion"] is not None for m in per.values())
+            crit = "0 errors in 2 successive epochs for every model (O'Reilly & Frank 2006)"
+        return Result(passed, crit, metrics)
+
+
+class _Prefixed:
+    """Tag every metrics record with the model it belongs to."""
+
+    def __init__(self, log, model):
+        self.log, self.model = log, model
+
+    def write(self, record):
+        self.log.write({"model": self.model, **record})
+
+
+SCENARIO = TwelveAXScenario()

@@ -197,15 +197,52 @@ class Brain:
         keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
         return jax.vmap(lambda s, x, k: self._sample_step(params, s, x, k, with_costs))(state, ext, keys)
 
-    def _scan(self, params, state, inputs, key, keep, with_costs):
+    def _scan(self, params, state, inputs, key, keep, with_costs, edges=False):
         def body(carry, x):
             st, i = carry
+            delayed = {e.name: jax.vmap(lambda buf, t, d=e.delay: buf[t % d])(st["delays"][e.name], st["t"])
+                       for e in self._delayed} if edges else None
             st, sig, costs = self._batched_step(params, st, x, jax.random.fold_in(key, i), with_costs)
             trace = {k: self._value(sig, r) for k, r in keep}
+            if edges:
+                trace.update(self._edge_activity(sig, delayed))
+            if with_costs:  # finite-value flags of every area output (cheap: one reduction per port)
+                costs = {**costs, **{("finite", f"{n}.{p}"): jnp.all(jnp.isfinite(v))
+                                     for (n, p), v in sig.items() if p is not None}}
             return (st, i + 1), (trace, costs)
 
         (state, _), (trace, costs) = jax.lax.scan(body, (state, jnp.zeros((), jnp.int32)), inputs)
         return state, trace, costs
+
+    def _edge_activity(self, sig, delayed) -> dict:
+        """Per edge: mean |signal| delivered (after weight and gate, before projection) and gate openness."""
+        out = {}
+        for e in self.graph.edges:
+            v = delayed[e.name] if e.delay else self._value(sig, e.src)
+            v = v * e.weight
+            g = jnp.ones(v.shape[:-1]) if e.gate is None else jnp.mean(self._value(sig, e.gate), axis=-1)
+            if e.gate is not None:
+                v = v * self._value(sig, e.gate)
+            out[f"edge:{e.name}"] = jnp.mean(jnp.abs(v), axis=-1)
+            out[f"gate:{e.name}"] = g
+        return out
+
+    def _flow_impl(self, params, state, inputs, key):
+        keep = tuple((f"{n}.{p}", Ref(n, p)) for n in self.areas for p in self.areas[n].area.outputs)
+        keep += tuple((f"{k}", Ref(k)) for k in self.inputs)
+        _, trace, _ = self._scan(params, state, inputs, key, keep, False, edges=True)
+        return trace
+
+    def flow(self, params, state, inputs, key) -> dict:
+        """Run and record everything needed to show information flow.
+
+        Returns:
+            ``{"area.port": [T, B, d], input: [T, B, d], "edge:e<i>": [T, B] mean |signal| on edge i,
+            "gate:e<i>": [T, B] mean gate value on edge i (1 when ungated)}``.
+        """
+        if not hasattr(self, "_flow"):
+            self._flow = jax.jit(self._flow_impl)
+        return self._flow(params, state, self.check_inputs(inputs), key)
 
     def _run_impl(self, params, state, inputs, key):
         state, trace, _ = self._scan(params, state, inputs, key, self.probe_refs, False)
@@ -298,13 +335,17 @@ class Brain:
                 metrics[f"{name}/{spec.name}"] = value
                 total = total + spec.weight_at(step) * value
         metrics["loss"] = total
+        for key_, ok in costs.items():
+            if key_[0] == "finite":
+                metrics[f"finite:{key_[1]}"] = jnp.all(ok)
         return total, (state, metrics, trace)
 
     def loss(self, params, state, batch, key, step=0):
         """The weighted sum of every area's cost terms over an episode.
 
         Returns:
-            ``(total, (final_state, metrics, trace))``; ``metrics`` has ``"area/term"`` values and ``"loss"``.
+            ``(total, (final_state, metrics, trace))``; ``metrics`` has ``"area/term"`` values, ``"loss"``
+            and ``"finite:area.port"`` booleans (False when that output held a NaN/Inf in the episode).
         """
         train, fixed = self._trainables(params)
         return self._loss(train, fixed, state, self.check_inputs(batch), key, step, self.probe_refs)

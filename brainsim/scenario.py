@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,33 @@ class RunContext:
         for w in brain.graph.warnings:
             self.log(w)
         return brain
+
+
+    def save_flow(self, brain, params, batch: Mapping[str, Any], wiring: str, labels: Optional[list] = None,
+                  sample: int = 0) -> Path:
+        """Record one evaluation trial for ``brainsim flow``: ``DIR/flow/<wiring>.npz``.
+
+        Args:
+            brain: the trained brain; params: its params.
+            batch: ``{input: [T, B, d]}`` evaluation inputs (sample ``sample`` is kept).
+            wiring: the wiring name the brain was loaded from.
+            labels: one label per time step (e.g. the input symbols) for plots.
+
+        The file holds every area output and input ``[T, d]``, ``edge:e<i>`` / ``gate:e<i>`` ``[T]``,
+        ``labels`` and ``wiring`` (the path, with ``config.json`` holding the overrides).
+        """
+        B = next(iter(batch.values())).shape[1]
+        trace = brain.flow(params, brain.init_state(B), batch, jax.random.fold_in(self.key, 99))
+        arrays = {k: np.asarray(v)[:, sample] for k, v in trace.items()}
+        d = self.out / "flow"
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"{Path(wiring).stem}.npz"
+        tmp = d / f".{path.stem}.tmp.npz"
+        overrides = {k: v for (t, k), v in self.overrides.items() if t in (None, Path(wiring).stem)}
+        np.savez_compressed(tmp, wiring=str(wiring_path(wiring).resolve()), overrides=json.dumps(overrides),
+                            labels=np.asarray(labels if labels is not None else [], dtype=str), **arrays)
+        os.replace(tmp, path)
+        return path
 
 
 def _has_parent(data: Any, dotted: str) -> bool:
@@ -271,8 +299,9 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
     atomic_write_json(out / "summary.json", summary)
     try:
         sc.figures(ctx, result)
-    except BrainsimError:
-        raise
+        from .viz.report import finalize_run  # flow figures + report.html for every run
+
+        finalize_run(out)
     except Exception as e:  # a figure must never lose a finished run
         ctx.log(f"figures failed: {type(e).__name__}: {e}")
     return json.loads((out / "summary.json").read_text())

@@ -145,7 +145,7 @@ def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, k
             first, second = (dt, None) if first is None else (first, dt)
         record = None
         if (step + 1) % log_every == 0 or step == steps - 1 or (extra and extra.get("stop")):
-            record = {"step": step, **{k: float(v) for k, v in m.items()}}
+            record = {"step": step, **{k: float(v) for k, v in m.items() if not k.startswith("finite:")}}
             if extra:
                 record.update({k: v for k, v in extra.items() if k != "stop"})
             history.append(record)

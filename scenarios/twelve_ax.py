@@ -76,6 +76,11 @@ class TwelveAXScenario(Scenario):
                "test_epochs_without_error": float(np.mean(errs == 0)), "per_symbol_accuracy": acc,
                "params": int(sum(brain.param_counts(res.params).values())),
                "train_seconds": res.wall_seconds, "compile_seconds": res.compile_seconds}
+        from brainsim.tasks.twelve_ax import SYMBOLS
+
+        n0 = int(test.info["lengths"][0])
+        ctx.save_flow(brain, res.params, {k: v[:n0, :1] for k, v in _batch(test).items()}, wiring,
+                      labels=[SYMBOLS[i] for i in test.info["symbols"][:n0, 0]])
         ctx.log(f"{wiring}: epochs to criterion {out['epochs_to_criterion']}, test error rate "
                 f"{out['test_error_rate']:.4f} (always-L {baseline:.4f})")
         return out

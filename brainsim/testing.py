@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping, Optional
 
 import jax
@@ -77,7 +78,17 @@ def run_area(area: Area, params, inputs: Mapping[str, Any], key, state=None,
     T, B = next(iter(inputs.values())).shape[:2]
     if state is None:
         state = jax.tree.map(lambda x: jnp.broadcast_to(x, (B, *x.shape)), area.initial_state())
-    terms = {n: fn for n, (_, fn) in _specs(area, costs or {}).items()}
+    frozen = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, Mapping) else v)
+                          for k, v in (costs or {}).items()))
+    return _run_area_jit(area, frozen, params, state, inputs, targets, key)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _run_area_jit(area, frozen_costs, params, state, inputs, targets, key):
+    """``run_area`` compiled once per (area, costs, shapes)."""
+    costs = {k: dict(v) if isinstance(v, tuple) else v for k, v in frozen_costs}
+    B = next(iter(inputs.values())).shape[1]
+    terms = {n: fn for n, (_, fn) in _specs(area, costs).items()}
 
     def one(p, s, x, tg, k):
         return area.step_costs(p, s, x, k, terms, tg)
@@ -229,7 +240,7 @@ def check_area(area_type: "str | type[Area]", dims: Optional[Mapping[str, int]] 
             num, den = reduce_cost(c[term])
             return num / jnp.maximum(den, 1e-8)
 
-        val, g = jax.value_and_grad(loss)(learned)
+        val, g = jax.jit(jax.value_and_grad(loss))(learned)
         assert bool(jnp.isfinite(val)), f"{area.type_name}: cost '{term}' is not finite ({val})"
         for leaf in jax.tree.leaves(g):
             assert bool(jnp.all(jnp.isfinite(leaf))), f"{area.type_name}: cost '{term}' has a non-finite gradient"

@@ -32,6 +32,11 @@ Selection (``selection``):
         0, 1): the selection efficiency of GPR (the relative drop of GPi output
         below its tonic level with no input), so a disinhibited channel opens
         (~1) and the others, pushed above tonic by the STN, stay closed (0).
+    ``stripes``: PBWM's independent Go/NoGo competition per stripe (O'Reilly &
+        Frank 2006): gate_c = sigmoid(u_c / temperature), so any number of
+        stripes may update at once; the action is a multi-hot Bernoulli sample
+        of the gates (``explore``) or gate > 0.5, and ``policy`` uses the
+        Bernoulli log-likelihood of the previous action.
 Action: sampled from pi with the step key (``explore``), else the argmax of the
     utility (``gpr``: of the gate, i.e. the channel the circuit disinhibits).
     With ``gpr`` and ``explore`` the action is the actor's sample while the
@@ -129,7 +134,7 @@ class BasalGanglia(Area):
     @dataclasses.dataclass(frozen=True)
     class Config:
         channels: int = 4
-        selection: Literal["softmax", "argmax", "gpr"] = "softmax"
+        selection: Literal["softmax", "argmax", "gpr", "stripes"] = "softmax"
         temperature: float = 1.0
         explore: bool = True
         gamma: float = 0.9
@@ -164,7 +169,7 @@ class BasalGanglia(Area):
     }
     outputs = {
         "gate": Port("channels", doc="per-channel gate in [0, 1]"),
-        "action": Port("channels", doc="one-hot selected channel"),
+        "action": Port("channels", doc="one-hot selected channel (multi-hot for stripes)"),
         "dopamine": Port(1, doc="TD error r + gamma V(s) - V(s_prev)"),
         "value": Port(1, doc="critic value V(s)"),
     }
@@ -232,11 +237,16 @@ class BasalGanglia(Area):
             new_state.update(acts)
         else:
             new_state.update({k: state[k] for k in _UNITS})
-        if cfg.explore:
+        if cfg.selection == "stripes":
+            gate = jax.nn.sigmoid(logits)
+            p = jax.lax.stop_gradient(gate)
+            action = (jax.random.uniform(key, p.shape) < p if cfg.explore else p > 0.5).astype(jnp.float32)
+        elif cfg.explore:
             idx = jax.random.categorical(key, jax.lax.stop_gradient(logits))
         else:
             idx = jnp.argmax(gate if cfg.selection == "gpr" else logits)
-        action = jax.nn.one_hot(idx, cfg.channels, dtype=jnp.float32)
+        if cfg.selection != "stripes":
+            action = jax.nn.one_hot(idx, cfg.channels, dtype=jnp.float32)
         if cfg.selection == "softmax":
             gate = pi
         elif cfg.selection == "argmax":
@@ -252,9 +262,13 @@ class BasalGanglia(Area):
             v_prev = self._value(module, ctx.state["prev_input"])
             return 0.5 * started * jnp.square(target - v_prev)
         if term == "policy":
-            logp = jax.nn.log_softmax(self._logits(module, ctx.state["prev_input"]))
+            logits = self._logits(module, ctx.state["prev_input"])
             delta = jax.lax.stop_gradient(ctx.outputs["dopamine"][0])
-            return -started * delta * jnp.sum(ctx.state["prev_action"] * logp)
+            a = ctx.state["prev_action"]
+            if self.config.selection == "stripes":  # independent Bernoulli stripes
+                logp = jnp.sum(a * jax.nn.log_sigmoid(logits) + (1 - a) * jax.nn.log_sigmoid(-logits))
+                return -started * delta * logp
+            return -started * delta * jnp.sum(a * jax.nn.log_softmax(logits))
         if term == "entropy":
             x = jnp.concatenate([ctx.inputs["context"], ctx.inputs["memory"]])
             logp = jax.nn.log_softmax(self._logits(module, x))

@@ -178,3 +178,17 @@ def test_dopamine_schultz_signature():
     surprise = trials([cue])
     surprise["context"][:] = 0.0                 # a reward without a cue is unexpected again
     assert dopamine(params, surprise)[cue + K] > 0.5
+
+
+def test_stripes_gate_each_stripe_independently():
+    """PBWM selection: per-stripe Go/NoGo, gate = sigmoid(utility); several stripes may open at once."""
+    area, params = _area(selection="stripes", explore=False)
+    u = jnp.array([3.0, 2.5, -4.0, 0.1])
+    out = jax.jit(lambda p: area.step(p, area.initial_state(), {"context": u}, key=jax.random.key(0))[1])(params)
+    np.testing.assert_allclose(out["gate"], jax.nn.sigmoid(u), rtol=1e-5)
+    np.testing.assert_array_equal(out["action"], [1.0, 1.0, 0.0, 1.0])  # two (here three) stripes open together
+    # exploring: each stripe is an independent Bernoulli draw with p = gate
+    area_e, params_e = _area(selection="stripes", explore=True)
+    keys = jax.random.split(jax.random.key(3), 2000)
+    acts = jax.jit(jax.vmap(lambda k: area_e.step(params_e, area_e.initial_state(), {"context": u}, key=k)[1]["action"]))(keys)
+    np.testing.assert_allclose(np.asarray(acts).mean(0), jax.nn.sigmoid(u), atol=0.04)

@@ -74,11 +74,14 @@ class Port:
             dimension of whatever is connected).
         required: an input that must be connected (outputs ignore it).
         doc: one line for ``brainsim list``.
+        default: the value an optional input reads when nothing is connected
+            (e.g. 1.0 for a gate that is open unless driven).
     """
 
     dim: "int | str"
     required: bool = True
     doc: str = ""
+    default: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,7 @@ class Area:
         Args:
             params: from :meth:`init`.
             state: per-sample state from :meth:`initial_state` or a previous step.
-            inputs: ``{port: [in_dims[port]]}``; an optional port left out reads zeros.
+            inputs: ``{port: [in_dims[port]]}``; an optional port left out reads its ``Port.default``.
             key: a PRNG key used for this step only.
 
         Returns:
@@ -402,7 +405,8 @@ class Area:
     def fill_inputs(self, inputs: Mapping[str, Array]) -> dict:
         full = {}
         for port in self.inputs:
-            full[port] = inputs[port] if port in inputs else jnp.zeros((self.in_dims[port],), jnp.float32)
+            full[port] = inputs[port] if port in inputs else \
+                jnp.full((self.in_dims[port],), self.inputs[port].default, jnp.float32)
         return full
 
     def step_costs(self, params, state, inputs, key, terms: Mapping[str, Callable], targets: Mapping[str, Array]):

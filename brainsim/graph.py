@@ -179,7 +179,7 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                 if not direct:
                     if into or pspec.required:
                         _unresolvable(spec, name, cls, port, bool(into))
-                    known[port] = 1  # optional and unconnected: reads zeros
+                    known[port] = 1  # optional and unconnected: reads its default
                     continue
                 for e in direct:
                     if e.src.node not in spec.input_dims and e.src.node not in nodes:
@@ -202,14 +202,14 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
             try:
                 area = cls(configs[name], dims=known, name=name)
             except AreaError as e:
-                raise WiringError(e.message, spec.where("areas", name), e.hint) from None
+                raise WiringError(e.message, _area_loc(spec, name), e.hint) from None
             nodes[name] = AreaNode(name, a, area, a.replicas, (), 0)
             del pending[name]
             progress = True
         if not progress:
             names = ", ".join(sorted(pending))
             raise WiringError(f"cannot infer the 'auto' input dimensions of {names}: they depend on each other",
-                              spec.where("areas", sorted(pending)[0]),
+                              _area_loc(spec, sorted(pending)[0]),
                               hint="give one of them a fixed size in its config, or break the loop")
     nodes = {n: nodes[n] for n in sorted(nodes)}
     for i, n in enumerate(nodes.values()):
@@ -227,11 +227,12 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                      f"or change the sizes")
         gate_dim = 0
         if e.gate is not None:
-            gate_dim = _ref_dim(spec, nodes, e.gate, e.loc, f"gate of connection '{e}'")
+            gloc = spec.where("connections", e.index, "gate") if spec.locs is not None else e.loc
+            gate_dim = _ref_dim(spec, nodes, e.gate, gloc, f"gate of connection '{e}'")
             if gate_dim not in (1, dst_dim):
                 raise WiringError(
                     f"gate '{e.gate}' of connection '{e}' has {gate_dim} channels: select one with "
-                    f"'{e.gate}[k]' (k in 0..{gate_dim - 1}) or use a gate of dim {dst_dim}", e.loc)
+                    f"'{e.gate}[k]' (k in 0..{gate_dim - 1}) or use a gate of dim {dst_dim}", gloc)
         edges.append(Edge(e.index, e.src, e.dst, src_dim, dst_dim, e.delay, e.weight, e.gate, gate_dim, e.projection))
 
     # ---- required inputs connected
@@ -240,26 +241,32 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
         for port, pspec in n.area.inputs.items():
             if pspec.required and port not in connected:
                 raise WiringError(f"required input port '{n.name}.{port}' (type {n.area.type_name}) is not connected",
-                                  spec.where("areas", n.name),
+                                  _area_loc(spec, n.name),
                                   hint=f"add a connection like `- <source> -> {n.name}.{port}`")
 
     # ---- costs
     for n in nodes.values():
         costs = []
         for c in n.spec.costs:
-            where = spec.where("areas", n.name, "costs", c.name)
+            path = ("areas", n.name, "costs", c.name)
+            where = spec.where(*path, key=True)
             fn = resolve_term(type(n.area), c, where)
             for opt in TARGET_OPTIONS:
                 tname = c.opts.get(opt)
                 if tname is not None and tname not in spec.input_dims:
                     raise WiringError(f"cost '{c.name}' of area '{n.name}': {opt} '{tname}' is not an external input"
-                                      f"{did_you_mean(str(tname), spec.input_dims)}", where,
+                                      f"{did_you_mean(str(tname), spec.input_dims)}", spec.where(*path, opt),
                                       hint=f"declare it under `inputs:` (e.g. {tname}: <dim>)")
             port = c.opts.get("port")
             if port is not None and port not in n.area.outputs:
                 raise WiringError(f"cost '{c.name}' of area '{n.name}': no output port '{port}'"
-                                  f"{did_you_mean(str(port), n.area.outputs)}", where,
+                                  f"{did_you_mean(str(port), n.area.outputs)}", spec.where(*path, "port"),
                                   hint="outputs: " + ", ".join(n.area.outputs))
+            if c.name == "supervised" and c.name not in n.area.cost_terms and \
+                    c.opts.get("loss", "mse") not in ("mse", "cross_entropy"):
+                raise WiringError(f"cost 'supervised' of area '{n.name}': unknown loss {c.opts['loss']!r}"
+                                  f"{did_you_mean(str(c.opts['loss']), ('mse', 'cross_entropy'))}",
+                                  spec.where(*path, "loss"), hint="loss: mse (default) or cross_entropy")
             if c.name == "supervised":
                 port = port or next(iter(n.area.outputs))
                 tdim, pdim = spec.input_dims[c.opts["target"]], n.area.out_dims[port]
@@ -328,12 +335,18 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
     return BrainGraph(spec, g, nodes, tuple(edges), schedule, warnings)
 
 
+def _area_loc(spec: WiringSpec, name: str):
+    """Where area ``name`` is declared (its key in ``areas:``)."""
+    a = spec.area_map.get(name)
+    return a.loc if a is not None and a.loc is not None else spec.where("areas", name)
+
+
 def _unresolvable(spec: WiringSpec, name: str, cls, port: str, only_projections: bool) -> None:
     if not only_projections:
         raise WiringError(f"required input port '{name}.{port}' (type {cls.type_name}) is not connected",
-                          spec.where("areas", name), hint=f"add a connection like `- <source> -> {name}.{port}`")
+                          _area_loc(spec, name), hint=f"add a connection like `- <source> -> {name}.{port}`")
     raise WiringError(f"cannot infer the dimension of '{name}.{port}' (type {cls.type_name}): it is 'auto' and only "
-                      f"fed through projections", spec.where("areas", name),
+                      f"fed through projections", _area_loc(spec, name),
                       hint=f"connect '{name}.{port}' directly from a source of the wanted size")
 
 
@@ -344,7 +357,10 @@ def _ref_exists(spec: WiringSpec, classes: dict, ref: Ref, where, role: str) -> 
         known = list(spec.input_dims) + list(classes)
         raise WiringError(f"{role} '{ref}': no area or input named '{ref.node}'{did_you_mean(ref.node, known)}",
                           where, hint="known: " + ", ".join(known))
-    if ref.port is None or ref.port not in cls.outputs:
+    if ref.port is None:
+        raise WiringError(f"{role} '{ref}' must name an output port of area '{ref.node}'", where,
+                          hint="outputs: " + ", ".join(f"{ref.node}.{p}" for p in cls.outputs))
+    if ref.port not in cls.outputs:
         raise WiringError(f"{role} '{ref}': area '{ref.node}' (type {cls.type_name}) has no output port "
                           f"'{ref.port}'{did_you_mean(str(ref.port), cls.outputs)}", where,
                           hint="its outputs: " + ", ".join(cls.outputs))

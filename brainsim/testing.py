@@ -63,7 +63,7 @@ def run_area(area: Area, params, inputs: Mapping[str, Any], key, state=None,
     Args:
         area: the area.
         params: from ``area.init``.
-        inputs: ``{port: [T, B, dim]}`` (ports left out read zeros).
+        inputs: ``{port: [T, B, dim]}`` (ports left out read their Port.default).
         key: PRNG key; step t of sample b uses ``fold_in(fold_in(key, t), b)``.
         state: per-sample state batched ``[B, ...]``; default: the initial state.
         targets: ``{name: [T, B, dim]}`` arrays cost terms refer to.

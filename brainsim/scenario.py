@@ -9,6 +9,13 @@ as ``SCENARIO``), or any ``.py`` file holding one.  ``run_scenario`` gives it a
     DIR/config.json    the resolved options and wiring overrides
     DIR/metrics.jsonl  training metrics, one JSON object per logged step
     DIR/figures/       figures the scenario draws
+    DIR/checkpoints/<model>/<step>/   training checkpoints (``RunContext.fit``)
+    DIR/results/<model>.json          finished models' results (``RunContext.result``)
+
+Safety: an existing, non-empty run directory is never written into without
+``force`` (which first deletes the files a run writes); ``resume_scenario``
+continues a killed run from its checkpoints, with the scenario, seed, options
+and overrides recorded in ``config.json``.
 
 ``--set key=value``: a key without dots sets a scenario option (``--set
 max_steps=100``); a dotted key overrides every wiring of the scenario that has
@@ -22,6 +29,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +39,15 @@ import jax
 import numpy as np
 import yaml
 
+from .checkpoint import Checkpointer, has_checkpoint, label_dir
 from .errors import BrainsimError, ScenarioError, WiringError, did_you_mean
-from .train import MetricsLog, atomic_write_json
+from .train import FitResult, MetricsLog, atomic_write_json, fit as _fit
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+DEFAULT_KEEP_CHECKPOINTS = 3
+# what a run writes into its directory (``force`` deletes these first, nothing else)
+RUN_OUTPUTS = ("summary.json", "config.json", "metrics.jsonl", "report.html", "checkpoints", "results", "flow",
+               "figures")
 
 ROOT = Path(__file__).resolve().parent.parent
 WIRING_DIR = ROOT / "wiring"
@@ -68,8 +83,13 @@ class RunContext:
     overrides: dict  # {(wiring or None, dotted path): value}
     progress: bool = True
     compile_seconds: float = 0.0
+    resume: bool = False
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY
+    keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
+    check_finite: bool = True
     _metrics: Optional[MetricsLog] = None
     _applied: set = field(default_factory=set)
+    _labels: set = field(default_factory=set)
 
     @property
     def key(self) -> jax.Array:
@@ -94,6 +114,68 @@ class RunContext:
     def log(self, msg: str) -> None:
         if self.progress:
             print(f"[{self.scenario.name}] {msg}", flush=True)
+
+    def fit(self, brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, key: jax.Array, *,
+            label: Optional[str] = None, rngs: Optional[Mapping[str, np.random.Generator]] = None,
+            callback: Optional[Callable] = None, callback_state: Optional[dict] = None, log_every: int = 10,
+            metrics: Any = None, desc: Optional[str] = None) -> FitResult:
+        """Train one model with this run's checkpointing, resumption and finite-value guard.
+
+        Like :func:`brainsim.train.fit`, plus:
+
+        * checkpoints every ``--checkpoint-every`` steps (and at the end) in
+          ``DIR/checkpoints/<label>/<step>/``, the last ``--keep-checkpoints`` kept: params, optimiser
+          states, the key, the positions of ``rngs`` and ``callback_state``;
+        * on ``--resume``: restores the latest checkpoint of ``label``, first dropping this model's
+          ``metrics.jsonl`` records of steps at or after it (they will be logged again), so every
+          step's record appears exactly once; a model whose training had finished is not retrained;
+        * ``--check-finite``: a NaN/Inf in an area output or cost stops the run with
+          :class:`~brainsim.errors.NonFiniteError` (the last good checkpoint is kept).
+
+        Args:
+            label: the model's name, unique within the run (default: the wiring's name); every
+                metrics record gets ``"model": label``.
+            rngs: ``{name: numpy Generator}`` that ``batch_fn`` and ``callback`` draw from.
+            callback_state: a JSON-serialisable dict the callback keeps its bookkeeping in.
+            metrics: a writer with ``.write(record)`` (default: this run's ``metrics.jsonl``).
+        """
+        label = str(label or brain.spec.name)
+        if label in self._labels:
+            raise ScenarioError(f"scenario '{self.scenario.name}' trains two models labelled '{label}'",
+                                hint="pass a distinct label= to RunContext.fit")
+        self._labels.add(label)
+        ck = Checkpointer(label_dir(self.out, label), self.checkpoint_every, self.keep_checkpoints) \
+            if self.checkpoint_every > 0 else None
+        if self.resume:
+            n = ck.latest_step() if ck is not None else None
+            start = n or 0
+            dropped = self.metrics.rewrite(lambda r: not (r.get("model") == label and isinstance(r.get("step"), int)
+                                                          and r["step"] >= start))
+            self.log(f"{label}: " + (f"resuming from the checkpoint at step {n}" if n is not None
+                                     else "no checkpoint: training from the start")
+                     + (f" (dropped {dropped} metrics records of later steps)" if dropped else ""))
+        elif ck is not None and ck.steps():
+            ck.clear()
+        sink = metrics if metrics is not None else self.metrics
+        try:
+            return _fit(brain, params, opt_state, batch_fn, steps, key, log_every=log_every,
+                        metrics=_Tagged(sink, label), progress=self.progress, callback=callback,
+                        desc=desc or label, check_finite_values=self.check_finite, checkpointer=ck,
+                        resume=self.resume, rngs=rngs, callback_state=callback_state, label=label)
+        finally:
+            if ck is not None:
+                ck.close()
+
+    def result(self, label: str, compute: Callable[[], dict]) -> dict:
+        """``compute()`` once per run: the dict is kept in ``DIR/results/<label>.json``, and a resumed
+        run returns the kept one instead of computing it again (e.g. a finished model's evaluation)."""
+        path = self.out / "results" / f"{label_dir(self.out, label).name}.json"
+        if self.resume and path.exists():
+            self.log(f"{label}: finished before the interruption; using {path}")
+            return json.loads(path.read_text(encoding="utf-8"))
+        out = compute()
+        atomic_write_json(path, out)
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def load_brain(self, wiring: str):
         """Load a wiring by name with this run's ``--set`` overrides applied."""
@@ -144,6 +226,16 @@ class RunContext:
                             labels=np.asarray(labels if labels is not None else [], dtype=str), **arrays)
         os.replace(tmp, path)
         return path
+
+
+class _Tagged:
+    """Tag every metrics record with the model it belongs to."""
+
+    def __init__(self, sink, label: str):
+        self.sink, self.label = sink, label
+
+    def write(self, record: dict) -> None:
+        self.sink.write({"model": self.label, **record})
 
 
 def _has_parent(data: Any, dotted: str) -> bool:
@@ -259,28 +351,104 @@ def default_out(sc: Scenario, seed: int, quick: bool) -> Path:
     return Path("runs") / f"{sc.name}-seed{seed}{'-quick' if quick else ''}"
 
 
+def _check_run_flags(checkpoint_every: int, keep_checkpoints: int) -> None:
+    if not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ScenarioError(f"--checkpoint-every must be an integer >= 0, found {checkpoint_every!r}",
+                            "--checkpoint-every", hint="0 turns checkpoints off")
+    if not isinstance(keep_checkpoints, int) or keep_checkpoints < 1:
+        raise ScenarioError(f"--keep-checkpoints must be an integer >= 1, found {keep_checkpoints!r}",
+                            "--keep-checkpoints")
+
+
 def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: "str | Path | None" = None,
-                 sets: Optional[list[str]] = None, force: bool = False, progress: bool = True) -> dict:
+                 sets: Optional[list[str]] = None, force: bool = False, progress: bool = True,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
+                 check_finite: bool = True) -> dict:
     """Run a scenario and write its run directory; return the summary dict.
+
+    Args:
+        force: write into an existing non-empty directory, deleting the run outputs there first.
+        checkpoint_every: checkpoint every this many training steps (0: never); keep_checkpoints: how many.
+        check_finite: stop with NonFiniteError when an output or cost becomes NaN/Inf.
 
     Raises:
         ScenarioError / WiringError: bad input (the CLI exits 2).
+        NonFiniteError: a NaN/Inf during training (the CLI exits 3).
     """
+    _check_run_flags(checkpoint_every, keep_checkpoints)
     sc = get_scenario(name_or_path)
     options, overrides = resolve_options(sc, quick, parse_sets(sets or []))
     out = Path(out) if out is not None else default_out(sc, seed, quick)
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"run directory '{out}' is a file", str(out), hint="pass --out a directory")
     if out.exists() and any(out.iterdir()) and not force:
-        raise ScenarioError(f"run directory '{out}' already exists and is not empty", str(out),
-                            hint="pass --force to overwrite it, or --out another directory")
+        hint = "pass --force to overwrite it, or --out another directory"
+        if (out / "config.json").exists() and not (out / "summary.json").exists() and has_checkpoint(out):
+            hint = f"it holds an unfinished run: continue it with `brainsim run --resume {out}`, or " + hint
+        raise ScenarioError(f"run directory '{out}' already exists and is not empty", str(out), hint=hint)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("metrics.jsonl", "summary.json"):
-        if (out / stale).exists():
-            (out / stale).unlink()
-    ctx = RunContext(sc, out, seed, quick, options, overrides, progress)
-    atomic_write_json(out / "config.json", {"scenario": sc.name, "seed": seed, "quick": quick, "options": options,
-                                            "overrides": {f"{t + ':' if t else ''}{k}": v
-                                                          for (t, k), v in overrides.items()},
-                                            "wirings": list(sc.wirings)})
+    for stale in RUN_OUTPUTS:
+        p = out / stale
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+    source = str(Path(name_or_path).resolve()) if Path(name_or_path).suffix == ".py" else name_or_path
+    atomic_write_json(out / "config.json", {
+        "scenario": sc.name, "seed": seed, "quick": quick, "options": options,
+        "overrides": {f"{t + ':' if t else ''}{k}": v for (t, k), v in overrides.items()},
+        "wirings": list(sc.wirings), "source": source, "sets": list(sets or []),
+        "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check_finite": check_finite})
+    ctx = RunContext(sc, out, seed, quick, options, overrides, progress, checkpoint_every=checkpoint_every,
+                     keep_checkpoints=keep_checkpoints, check_finite=check_finite)
+    return _execute(sc, ctx)
+
+
+def resume_scenario(run_dir: "str | Path", *, progress: bool = True) -> dict:
+    """Continue a killed run from its checkpoints; return the summary dict.
+
+    The scenario, seed, ``--quick``, options, overrides and checkpoint settings come from
+    ``DIR/config.json``.  Each model resumes from its latest checkpoint (models that had finished
+    are not retrained); its ``metrics.jsonl`` records after that checkpoint and a torn last line
+    are dropped first, so the finished run's metrics and parameters equal an uninterrupted run's.
+
+    Raises:
+        ScenarioError: DIR is not a run directory, has finished, or holds no checkpoint.
+    """
+    out = Path(run_dir)
+    cfg_path = out / "config.json"
+    if not cfg_path.is_file():
+        raise ScenarioError(f"'{out}' is not a brainsim run directory (no config.json)", str(out),
+                            hint="--resume takes the --out directory of an interrupted `brainsim run`")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ScenarioError(f"'{cfg_path}' is not valid JSON ({e})", str(cfg_path)) from None
+    if "source" not in cfg:
+        raise ScenarioError(f"'{cfg_path}' was written by a brainsim without resume support", str(cfg_path),
+                            hint="start the run again with --force")
+    if (out / "summary.json").exists():
+        raise ScenarioError(f"run '{out}' already finished (summary.json exists): nothing to resume", str(out),
+                            hint="start a new run with --out another directory, or rerun it with --force")
+    if not has_checkpoint(out):
+        raise ScenarioError(f"run '{out}' holds no checkpoint to resume from (no {out / 'checkpoints'}/<model>/<step>)",
+                            str(out), hint=f"it stopped before its first checkpoint (every {cfg.get('checkpoint_every')} "
+                                           "steps); start it again with --force")
+    sc = get_scenario(cfg["source"])
+    overrides = {}
+    for k, v in cfg.get("overrides", {}).items():
+        target, _, dotted = k.rpartition(":")
+        overrides[(target or None, dotted)] = v
+    ctx = RunContext(sc, out, int(cfg["seed"]), bool(cfg["quick"]), dict(cfg["options"]), overrides, progress,
+                     resume=True, checkpoint_every=int(cfg["checkpoint_every"]),
+                     keep_checkpoints=int(cfg["keep_checkpoints"]), check_finite=bool(cfg["check_finite"]))
+    if ctx.metrics.dropped_torn:
+        ctx.log(f"{out / 'metrics.jsonl'}: dropped a torn last line (the job was killed while writing it)")
+    return _execute(sc, ctx)
+
+
+def _execute(sc: Scenario, ctx: RunContext) -> dict:
+    out, overrides = ctx.out, ctx.overrides
     t0 = time.perf_counter()
     try:
         result = sc.run(ctx)
@@ -292,10 +460,12 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
         raise WiringError(f"--set {unused[0]}: no wiring of scenario '{sc.name}' has this path", "--set",
                           hint="wirings: " + ", ".join(sc.wirings) + "; check `brainsim validate` for their keys")
     wall = time.perf_counter() - t0
-    summary = {"scenario": sc.name, "seed": seed, "quick": quick, "passed": bool(result.passed),
+    summary = {"scenario": sc.name, "seed": ctx.seed, "quick": ctx.quick, "passed": bool(result.passed),
                "criterion": result.criterion, "metrics": result.metrics,
                "compile_seconds": round(ctx.compile_seconds, 3), "wall_seconds": round(wall, 3),
                "anchor": sc.anchor}
+    if ctx.resume:
+        summary["resumed"] = True
     atomic_write_json(out / "summary.json", summary)
     try:
         sc.figures(ctx, result)

@@ -15,10 +15,15 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import jax
 import numpy as np
+
+from .errors import NonFiniteError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .checkpoint import Checkpointer
 
 
 def to_python(x: Any) -> Any:
@@ -37,19 +42,55 @@ def to_python(x: Any) -> Any:
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``: one complete JSON object per line, flushed per write."""
+    """Append-only ``metrics.jsonl``: one complete JSON object per line, flushed per write.
+
+    Opening an existing file whose last line is torn (a job killed mid-write) drops that line
+    first, so appended records never merge with it.
+    """
 
     def __init__(self, path: "str | Path"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dropped_torn = _drop_torn_tail(self.path)
         self._f = open(self.path, "a", encoding="utf-8")
 
     def write(self, record: dict) -> None:
         self._f.write(json.dumps(to_python(record), sort_keys=True) + "\n")
         self._f.flush()
 
+    def rewrite(self, keep: Callable[[dict], bool]) -> int:
+        """Keep only the records for which ``keep(record)`` is true (atomically); return how many were dropped."""
+        self._f.close()
+        records = read_metrics(self.path)
+        kept = [r for r in records if keep(r)]
+        atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        self._f = open(self.path, "a", encoding="utf-8")
+        return len(records) - len(kept)
+
     def close(self) -> None:
         self._f.close()
+
+
+def _drop_torn_tail(path: Path) -> bool:
+    """Truncate ``path`` after its last complete line when the tail is not complete JSON; True if it did."""
+    if not path.exists():
+        return False
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        tail_start = data.rstrip(b"\n").rfind(b"\n") + 1
+        last = data[tail_start:].strip()
+        if not last:
+            return False
+        try:
+            json.loads(last)
+            return False
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+    else:
+        tail_start = data.rfind(b"\n") + 1
+    with open(path, "r+b") as f:
+        f.truncate(tail_start)
+    return True
 
 
 def read_metrics(path: "str | Path") -> list[dict]:
@@ -58,7 +99,7 @@ def read_metrics(path: "str | Path") -> list[dict]:
     p = Path(path)
     if not p.exists():
         return out
-    for line in p.read_text(encoding="utf-8").splitlines():
+    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:
@@ -69,8 +110,8 @@ def read_metrics(path: "str | Path") -> list[dict]:
 class Progress:
     """A dependency-free progress bar on stderr (a line per update when not a terminal)."""
 
-    def __init__(self, total: int, desc: str = "train", enabled: bool = True, stream=None):
-        self.total, self.desc, self.enabled = total, desc, enabled
+    def __init__(self, total: int, desc: str = "train", enabled: bool = True, stream=None, start: int = 0):
+        self.total, self.desc, self.enabled, self.start = total, desc, enabled, start
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.t0 = time.perf_counter()
@@ -79,7 +120,7 @@ class Progress:
         if not self.enabled:
             return
         done = step / max(self.total, 1)
-        rate = step / max(time.perf_counter() - self.t0, 1e-9)
+        rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
         bar = "#" * int(24 * done) + "-" * (24 - int(24 * done))
         text = f"{self.desc} [{bar}] {step}/{self.total} {rate:.1f} it/s {info}"
         if self.tty:
@@ -107,37 +148,179 @@ class FitResult:
     stopped_early: bool = False
 
 
+def finite_order(brain) -> dict[str, int]:
+    """Rank of every area in the brain's schedule (upstream first), to name where a NaN started."""
+    order = [n for gen in getattr(brain.graph, "schedule", ()) for n in gen]
+    order += [n for n in brain.areas if n not in order]
+    return {n: i for i, n in enumerate(order)}
+
+
+def check_finite(metrics: Mapping[str, Any], step: int, *, order: Optional[Mapping[str, int]] = None,
+                 label: Optional[str] = None, checkpoint: Optional[str] = None) -> None:
+    """Raise :class:`~brainsim.errors.NonFiniteError` if a training step produced a NaN or Inf.
+
+    Args:
+        metrics: what ``brain.train_step`` returned: ``"area/term"`` and ``"loss"`` scalars and
+            ``"finite:area.port"`` booleans (False when that output held a NaN/Inf during the episode).
+        step: the training step (as in ``metrics.jsonl``).
+        order: area -> schedule rank (:func:`finite_order`); the most upstream culprit is named first.
+        label: the model being trained (a scenario may train several).
+        checkpoint: the last good checkpoint, mentioned in the hint.
+
+    The error names the area and the output port (or, when every output is finite, the cost term),
+    the step, and lists every other non-finite value in the hint. It is a host-side check of a
+    few scalars the step already computes: one small device-to-host transfer per step.
+    """
+    flags = [k for k in metrics if k.startswith("finite:")]
+    # fast path: the output flags and the total loss (a NaN/Inf in any weighted cost term reaches it)
+    quick = jax.device_get([metrics[k] for k in flags] + ([metrics["loss"]] if "loss" in metrics else []))
+    if all(bool(v) for v in quick[:len(flags)]) and all(np.isfinite(v) for v in quick[len(flags):]):
+        return
+    host = jax.device_get(dict(metrics))
+    ports = [k[len("finite:"):] for k, v in host.items() if k.startswith("finite:") and not bool(v)]
+    costs = [k for k, v in host.items() if not k.startswith("finite:") and not np.all(np.isfinite(v))]
+    if not ports and not costs:
+        return
+    order = order or {}
+    rank = lambda name: (order.get(name.replace("/", ".").split(".", 1)[0], len(order)), name)  # noqa: E731
+    area_costs = sorted((c for c in costs if "/" in c), key=rank)
+    if ports:
+        first = min(ports, key=rank)
+        area, port = first.split(".", 1)
+        what, where = f"area '{area}', output port '{port}'", f"areas.{area}"
+        others = sorted(set(ports) - {first}, key=rank) + area_costs + [c for c in costs if "/" not in c]
+    elif area_costs:
+        area, term = area_costs[0].split("/", 1)
+        what, where = f"area '{area}', cost term '{term}'", f"areas.{area}.costs.{term}"
+        others = area_costs[1:] + [c for c in costs if "/" not in c]
+    else:
+        what, where = "the total cost 'loss'", "loss"
+        others = [c for c in costs if c != "loss"]
+    model = f" of model '{label}'" if label else ""
+    hint = (f"also non-finite: {', '.join(others)}; " if others else "")
+    hint += (f"the last good checkpoint is kept in '{checkpoint}'; " if checkpoint
+             else "no checkpoint was written before it (see --checkpoint-every); ")
+    hint += f"check the config of {what.split(',')[0]} (a smaller learning rate, gain or edge weight often helps)"
+    raise NonFiniteError(f"non-finite value (NaN or Inf) at training step {step}{model}: {what}", where, hint=hint)
+
+
+class FiniteGuard:
+    """Checks every training step for NaN/Inf without stalling the device.
+
+    ``add(step, metrics)`` queues a step.  Once ``depth + in_flight`` steps are queued, all but the
+    newest ``in_flight`` ones are checked with ONE device-to-host transfer: the host only ever
+    waits for steps that are already followed by queued work, so the device never idles because
+    of the guard.  :meth:`flush` checks everything (before every checkpoint and at the end), so a
+    checkpoint never holds a state that came after a non-finite step.  The first bad step is
+    reported exactly (:func:`check_finite`), at most ``depth + in_flight`` steps after it ran.
+    """
+
+    def __init__(self, brain, *, depth: int = 8, in_flight: int = 2, label: Optional[str] = None,
+                 checkpoint: Optional[Callable[[], Optional[str]]] = None):
+        self.order = finite_order(brain)
+        self.depth, self.in_flight, self.label, self.checkpoint = depth, in_flight, label, checkpoint
+        self.pending: list = []
+
+    def add(self, step: int, metrics: Mapping[str, Any]) -> None:
+        self.pending.append((step, metrics))
+        if len(self.pending) >= self.depth + self.in_flight:
+            ready, self.pending = self.pending[:-self.in_flight], self.pending[-self.in_flight:]
+            self._check(ready)
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        self._check(pending)
+
+    def _check(self, pending: list) -> None:
+        if not pending:
+            return
+        keys = [k for k in pending[0][1] if k.startswith("finite:") or k == "loss"]
+        values = jax.device_get([[m[k] for k in keys] for _, m in pending])
+        for (step, m), vals in zip(pending, values):
+            if not all(bool(v) if k.startswith("finite:") else np.isfinite(v) for k, v in zip(keys, vals)):
+                self.pending = []
+                check_finite(m, step, order=self.order, label=self.label,
+                             checkpoint=self.checkpoint() if self.checkpoint else None)
+
+
 def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, key: jax.Array, *,
         batch_size: Optional[int] = None, log_every: int = 10, metrics: Optional[MetricsLog] = None,
         progress: bool = True, callback: Optional[Callable[[int, dict, Any], Optional[dict]]] = None,
-        start_step: int = 0, desc: str = "train") -> FitResult:
-    """Train ``brain`` for up to ``steps`` steps.
+        start_step: int = 0, desc: str = "train", check_finite_values: bool = True,
+        checkpointer: Optional["Checkpointer"] = None, resume: bool = False,
+        rngs: Optional[Mapping[str, np.random.Generator]] = None,
+        callback_state: Optional[dict] = None, label: Optional[str] = None) -> FitResult:
+    """Train ``brain`` for up to ``steps`` steps, optionally checkpointed and resumable.
 
     Args:
         brain: a :class:`~brainsim.brain.Brain`.
         params, opt_state: from ``brain.init`` / ``brain.init_opt_state``.
-        batch_fn: ``step -> {input name: [T, B, dim]}``; each episode starts from a fresh state.
+        batch_fn: ``step -> {input name: [T, B, dim]}``; each episode starts from a fresh state
+            (so no brain state is carried between steps, and none needs checkpointing).
         steps: the last step (exclusive).
         key: the run key; step s uses ``fold_in(key, s)``.
         log_every: write metrics every this many steps (and at the last step).
         metrics: where to log (``MetricsLog``) or None.
         callback: ``(step, metrics, params) -> None | dict``; a dict with ``{"stop": True}`` ends
             training, and its other entries are logged with the step.
-        start_step: resume from this step.
+        start_step: first step (without a checkpointer).
+        check_finite_values: stop with :class:`~brainsim.errors.NonFiniteError` when an area output or
+            a cost becomes NaN/Inf (a :class:`FiniteGuard`: every step is checked, a few steps late,
+            so the host never waits for the device; a checkpoint is only written after its steps
+            were checked, so the last checkpoint is always a good one).
+        checkpointer: a :class:`~brainsim.checkpoint.Checkpointer`; saves params, optimiser states,
+            the key, the generator positions of ``rngs`` and ``callback_state`` every
+            ``checkpointer.every`` steps and once at the end (``done``).
+        resume: continue from the checkpointer's latest checkpoint (if any): the restored run
+            draws the same batches and keys as an uninterrupted one, so it ends with equal
+            parameters and metrics.  A checkpoint marked ``done`` returns at once.
+        rngs: ``{name: numpy Generator}`` the batch function and callback draw from.
+        callback_state: a JSON-serialisable dict the callback mutates; saved and restored in place.
+        label: the model's name (in error messages).
 
     Returns:
-        A :class:`FitResult`; ``compile_seconds`` is the first step's time minus a steady step's.
+        A :class:`FitResult`; ``compile_seconds`` is the first step's time minus a steady step's;
+        ``wall_seconds`` adds the training time of earlier (killed) sessions up to their checkpoint.
     """
-    bar = Progress(steps, desc, enabled=progress)
+    rngs = dict(rngs or {})
+    earlier = 0.0
+    if resume and checkpointer is not None and checkpointer.latest_step() is not None:
+        r = checkpointer.restore({"params": params, "opt_state": opt_state, "key": key})
+        params, opt_state, key = r.tree["params"], r.tree["opt_state"], r.tree["key"]
+        for name, st in r.meta.get("rngs", {}).items():
+            if name in rngs:
+                rngs[name].bit_generator.state = st
+        if callback_state is not None:
+            callback_state.clear()
+            callback_state.update(r.meta.get("callback_state", {}))
+        start_step, earlier = r.step, float(r.meta.get("train_seconds", 0.0))
+        if r.meta.get("done"):
+            return FitResult(params, opt_state, r.step, [], 0.0, earlier, bool(r.meta.get("stopped")))
+    bar = Progress(steps, desc, enabled=progress, start=start_step)
     t_start = time.perf_counter()
     first = second = None
-    history, stopped, step = [], False, start_step
+    history, stopped, step = [], False, start_step - 1
+
+    def last_good() -> Optional[str]:
+        s = checkpointer.latest_step() if checkpointer is not None else None
+        return None if s is None else str(checkpointer.path(s))
+
+    guard = FiniteGuard(brain, label=label, checkpoint=last_good) if check_finite_values else None
+
+    def save(n: int, done: bool) -> None:
+        meta = {"rngs": {k: g.bit_generator.state for k, g in rngs.items()},
+                "callback_state": dict(callback_state or {}), "done": done, "stopped": stopped,
+                "train_seconds": earlier + time.perf_counter() - t_start, "label": label, "total_steps": steps}
+        checkpointer.save(n, {"params": params, "opt_state": opt_state, "key": key}, meta)
+
     for step in range(start_step, steps):
         batch = batch_fn(step)
         B = batch_size or next(iter(batch.values())).shape[1]
         t0 = time.perf_counter()
         params, opt_state, _, m = brain.train_step(params, opt_state, brain.init_state(B), batch,
                                                    jax.random.fold_in(key, step), step)
+        if guard is not None:
+            guard.add(step, m)
         extra = callback(step, m, params) if callback is not None else None
         if first is None or second is None:
             jax.block_until_ready(m["loss"])
@@ -151,13 +334,24 @@ def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, k
             history.append(record)
             if metrics is not None:
                 metrics.write(record)
+            if guard is not None:
+                guard.flush()  # cheap here: the host has just waited for this step's values
             bar.update(step + 1, f"loss {record['loss']:.4g}")
         if extra and extra.get("stop"):
             stopped = True
             break
+        if checkpointer is not None and checkpointer.due(step + 1) and step + 1 < steps:
+            if guard is not None:
+                guard.flush()  # never checkpoint a non-finite state
+            save(step + 1, done=False)
+    if guard is not None:
+        guard.flush()
     bar.close()
+    if checkpointer is not None and step + 1 > start_step:
+        save(step + 1, done=True)
     compile_s = max(0.0, (first or 0.0) - (second or 0.0))
-    return FitResult(params, opt_state, step + 1, history, compile_s, time.perf_counter() - t_start, stopped)
+    return FitResult(params, opt_state, step + 1, history, compile_s, earlier + time.perf_counter() - t_start,
+                     stopped)
 
 
 def atomic_write_text(path: "str | Path", text: str) -> None:
@@ -165,8 +359,15 @@ def atomic_write_text(path: "str | Path", text: str) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, p)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def atomic_write_json(path: "str | Path", data: Any) -> None:

@@ -20,7 +20,6 @@ import numpy as np
 
 from brainsim.scenario import Result, RunContext, Scenario
 from brainsim.tasks.twelve_ax import TwelveAX, epoch_errors, per_symbol_accuracy
-from brainsim.train import fit
 
 
 def _batch(b) -> dict:
@@ -32,7 +31,8 @@ class TwelveAXScenario(Scenario):
     description = "12-AX hierarchical working-memory task; epochs to criterion (0 errors in 2 successive epochs)"
     anchor = "O'Reilly & Frank (2006) Neural Computation 18:283-328"
     wirings = ("lstm_baseline",)
-    defaults = {"batch": 16, "max_epochs": 60000, "test_epochs": 100, "log_every": 10, "outer_loops": 25}
+    defaults = {"batch": 16, "max_epochs": 60000, "test_epochs": 100, "log_every": 10, "outer_loops": 25,
+                "match_params": True}
     quick = {"max_epochs": 3200, "test_epochs": 16, "log_every": 10}
 
     def train_one(self, ctx: RunContext, wiring: str) -> dict:
@@ -58,9 +58,11 @@ class TwelveAXScenario(Scenario):
                 return {"stop": True, "criterion_epochs": reached["epochs"], "eval_errors": 0}
             return {"eval_errors": int(errs.sum())}
 
-        res = fit(brain, params, opt_state, lambda s: _batch(task.sample(train_rng, opts["batch"])), steps,
-                  jax.random.fold_in(key, 2), log_every=opts["log_every"], metrics=_Prefixed(ctx.metrics, wiring),
-                  progress=ctx.progress, callback=check, desc=wiring)
+        # checkpointed and resumable: the generator positions and `reached` are saved with the params
+        res = ctx.fit(brain, params, opt_state, lambda s: _batch(task.sample(train_rng, opts["batch"])), steps,
+                      jax.random.fold_in(key, 2), log_every=opts["log_every"], metrics=_Prefixed(ctx.metrics, wiring),
+                      callback=check, callback_state=reached, rngs={"train": train_rng, "eval": eval_rng},
+                      label=wiring, desc=wiring)
         ctx.compile_seconds += res.compile_seconds
         test = task.sample(ctx.rng(3), opts["test_epochs"])
         _, _, trace = brain.evaluate(res.params, brain.init_state(opts["test_epochs"]), _batch(test),
@@ -85,9 +87,30 @@ class TwelveAXScenario(Scenario):
                 f"{out['test_error_rate']:.4f} (always-L {baseline:.4f})")
         return out
 
+    def match_baseline(self, ctx: RunContext) -> None:
+        """Size the LSTM so its parameter count matches the modular brain's (unless --set by the user)."""
+        if any(k == "areas.lstm.hidden" for _, k in ctx.overrides):
+            return
+        target = _param_count(ctx.load_brain(self.wirings[0]))
+        lo, hi = 1, 512
+        while lo < hi:  # smallest hidden size whose count reaches the target
+            mid = (lo + hi) // 2
+            ctx.overrides[("lstm_baseline", "areas.lstm.hidden")] = mid
+            lo, hi = (mid + 1, hi) if _param_count(ctx.load_brain("lstm_baseline")) < target else (lo, mid)
+        best = min((lo - 1, lo), key=lambda h: abs(_lstm_count(ctx, h) - target))
+        ctx.overrides[("lstm_baseline", "areas.lstm.hidden")] = max(best, 1)
+        ctx.log(f"lstm_baseline sized to {max(best, 1)} units to match {self.wirings[0]}'s {target} parameters")
+
     def run(self, ctx: RunContext) -> Result:
+        if ctx.options["match_params"] and "lstm_baseline" in self.wirings and len(self.wirings) > 1:
+            self.match_baseline(ctx)
         per = {w: self.train_one(ctx, w) for w in self.wirings}
         metrics = {"models": per}
+        if len(per) > 1:
+            first, base = self.wirings[0], "lstm_baseline"
+            a, b = per[first]["epochs_to_criterion"], per.get(base, {}).get("epochs_to_criterion")
+            metrics["comparison"] = {"modular": first, "baseline": base, "modular_epochs": a, "baseline_epochs": b,
+                                     "modular_faster": (a is not None and (b is None or a < b))}
         if ctx.quick:
             passed = all(m["test_error_rate"] < 0.5 * m["always_L_error_rate"] for m in per.values())
             crit = "quick: test error rate < half of always-L's for every model"
@@ -95,6 +118,16 @@ class TwelveAXScenario(Scenario):
             passed = all(m["epochs_to_criterion"] is not None for m in per.values())
             crit = "0 errors in 2 successive epochs for every model (O'Reilly & Frank 2006)"
         return Result(passed, crit, metrics)
+
+
+def _param_count(brain) -> int:
+    params, _ = brain.init(jax.random.key(0), batch=1)
+    return int(sum(brain.param_counts(params).values()))
+
+
+def _lstm_count(ctx: RunContext, hidden: int) -> int:
+    ctx.overrides[("lstm_baseline", "areas.lstm.hidden")] = hidden
+    return _param_count(ctx.load_brain("lstm_baseline"))
 
 
 class _Prefixed:

@@ -10,9 +10,9 @@ Shapes (``B`` batch, ``T`` time):
 
 Semantics of one step (per sample, vmapped over the batch): delayed signals are
 read from ring buffers, areas run generation by generation (the schedule), each
-input port receives the sum over its edges of ``projection(gate * weight *
+input port receives the sum over its edges of ``gate * projection(weight *
 signal)`` (``stop_gradient`` first when the receiving area's credit is
-``local``), then every delayed edge writes its source's current value.  A
+``local``; the gate acts after the projection), then every delayed edge writes its source's current value.  A
 signal sent at step t over a ``delay: d`` edge arrives at step t + d.
 
 Keys: ``run`` gives step i the key ``fold_in(key, i)``; within a step sample b
@@ -144,7 +144,7 @@ class Brain:
     @staticmethod
     def _value(sig: dict, ref: Ref) -> jax.Array:
         v = sig[(ref.node, ref.port)]
-        return v if ref.channel is None else v[ref.channel:ref.channel + 1]
+        return v if ref.channel is None else v[..., ref.channel:ref.channel + 1]
 
     def _sample_step(self, params, state, ext, key, with_costs: bool):
         t = state["t"]
@@ -159,12 +159,13 @@ class Brain:
                     v = delayed[e.name] if e.delay else self._value(sig, e.src)
                     if e.weight != 1.0:
                         v = v * e.weight
-                    if e.gate is not None:
-                        v = v * self._value(sig, e.gate)
                     if node.spec.credit == "local":
                         v = jax.lax.stop_gradient(v)
                     if e.projection == "linear":
                         v = v @ params["projections"][e.name]["w"]
+                    if e.gate is not None:  # after the projection: a gate has dim 1 or the port's dim
+                        g = self._value(sig, e.gate)
+                        v = v * (jax.lax.stop_gradient(g) if node.spec.credit == "local" else g)
                     inputs[e.dst.port] = inputs[e.dst.port] + v if e.dst.port in inputs else v
                 akey = jax.random.fold_in(key, node.index)
                 targets = {k: ext[k] for k in self._targets[name]}
@@ -215,15 +216,14 @@ class Brain:
         return state, trace, costs
 
     def _edge_activity(self, sig, delayed) -> dict:
-        """Per edge: mean |signal| delivered (after weight and gate, before projection) and gate openness."""
+        """Per edge: mean |signal| sent (after weight, times the mean gate) and gate openness."""
         out = {}
         for e in self.graph.edges:
             v = delayed[e.name] if e.delay else self._value(sig, e.src)
             v = v * e.weight
             g = jnp.ones(v.shape[:-1]) if e.gate is None else jnp.mean(self._value(sig, e.gate), axis=-1)
-            if e.gate is not None:
-                v = v * self._value(sig, e.gate)
-            out[f"edge:{e.name}"] = jnp.mean(jnp.abs(v), axis=-1)
+            # mean |signal| sent, times the mean gate openness (a per-channel gate acts after a projection)
+            out[f"edge:{e.name}"] = jnp.mean(jnp.abs(v), axis=-1) * jnp.abs(g)
             out[f"gate:{e.name}"] = g
         return out
 

@@ -27,6 +27,7 @@ The effective weight at training step ``s`` is ``weight * schedule(s)`` where
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -71,12 +72,32 @@ def make_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None) -> Sc
     """Build an optax schedule by name, with a clear error on bad names or arguments."""
     fn = getattr(optax.schedules, name, None) if hasattr(optax, "schedules") else None
     fn = fn or getattr(optax, name, None)
-    if fn is None or not callable(fn) or not (name.endswith("schedule") or name.endswith("decay")):
-        known = [n for n in dir(optax.schedules) if n.endswith("schedule") or n.endswith("decay")]
+    if fn is None or not callable(fn) or not (name.endswith("schedule") or name.endswith("decay")) \
+            or name.startswith("_"):
+        known = [n for n in dir(optax.schedules) if (n.endswith("schedule") or n.endswith("decay"))
+                 and not n.startswith("_") and callable(getattr(optax.schedules, n))]
         raise WiringError(f"unknown schedule '{name}'{did_you_mean(name, known)}", where,
                           hint="schedules: " + ", ".join(sorted(known)))
     _check_kwargs(fn, kwargs, f"schedule '{name}'", where)
-    return fn(**kwargs)
+    try:
+        return fn(**kwargs)
+    except Exception as e:  # optax validates some arguments eagerly (types, lengths)
+        raise WiringError(f"schedule '{name}': invalid arguments: {type(e).__name__}: {e}", where,
+                          hint=f"arguments: {', '.join(inspect.signature(fn).parameters)}") from None
+
+
+def check_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None) -> None:
+    """Build a schedule and evaluate it at step 0, as training will; any failure is a :class:`WiringError`."""
+    fn = make_schedule(name, kwargs, where)
+    try:
+        value = float(jnp.asarray(fn(0)))
+    except Exception as e:
+        raise WiringError(f"schedule '{name}' cannot be evaluated with these arguments: "
+                          f"{type(e).__name__}: {str(e)[:300]}", where,
+                          hint="schedule arguments are numbers, e.g. {init_value: 0.0, end_value: 1.0, "
+                               "transition_steps: 100}") from None
+    if not math.isfinite(value):
+        raise WiringError(f"schedule '{name}' gives {value} at step 0", where, hint="use finite numbers")
 
 
 def _check_kwargs(fn: Callable, kwargs: Mapping[str, Any], what: str, where: Any) -> None:

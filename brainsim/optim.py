@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import optax
 
-from .costs import _check_kwargs, make_schedule
+from .costs import _check_kwargs, check_schedule, make_schedule
 from .errors import WiringError, did_you_mean
 
 _NOT_OPTIMIZERS = {"chain", "named_chain", "masked", "multi_transform", "inject_hyperparams", "apply_if_finite",
@@ -50,6 +50,13 @@ def _resolve_kwargs(kwargs: Mapping[str, Any], where: Any) -> dict:
     for k, v in kwargs.items():
         if isinstance(v, Mapping) and len(v) == 1:  # a schedule
             (sname, skw), = v.items()
+            if skw is not None and not isinstance(skw, Mapping):
+                raise WiringError(f"the arguments of schedule '{sname}' (for '{k}') must be a mapping, found "
+                                  f"{type(skw).__name__} {skw!r}", where,
+                                  hint=f"e.g. {k}: {{exponential_decay: {{init_value: 1.0e-3, "
+                                       f"transition_steps: 1000, decay_rate: 0.5}}}}")
+            if where is not None:
+                check_schedule(sname, dict(skw or {}), where)
             out[k] = make_schedule(sname, dict(skw or {}), where)
         else:
             out[k] = v
@@ -65,9 +72,33 @@ def check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> 
     fn = getattr(optax, name)
     resolved = _resolve_kwargs(kwargs, where)
     _check_kwargs(fn, resolved, f"optimizer '{name}'", where)
+    params = inspect.signature(fn).parameters
     for k, v in resolved.items():
         if k == "learning_rate" and not callable(v) and (isinstance(v, bool) or not isinstance(v, (int, float))):
-            raise WiringError(f"optimizer '{name}': learning_rate must be a number or a schedule, found {v!r}", where)
+            raise WiringError(f"optimizer '{name}': learning_rate must be a number or a schedule, found {v!r}", where,
+                              hint=_number_hint(v))
+        default = params[k].default if k in params else None
+        if isinstance(default, bool) and not isinstance(v, bool):
+            raise WiringError(f"optimizer '{name}': {k} must be true or false, found {v!r}", where)
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and \
+                (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise WiringError(f"optimizer '{name}': {k} must be a number (default {default}), found {v!r}", where,
+                              hint=_number_hint(v))
+    try:
+        fn(**resolved)
+    except Exception as e:  # optax checks some arguments when the transform is built
+        raise WiringError(f"optimizer '{name}': invalid arguments: {type(e).__name__}: {str(e)[:300]}", where,
+                          hint=f"signature: {name}{optimizer_signature(name)}") from None
+
+
+def _number_hint(v: Any) -> "str | None":
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return None
+        return f"YAML reads '{v}' as a string; write exponents with a dot, e.g. 1.0e-3"
+    return None
 
 
 def _thaw(v):

@@ -22,13 +22,17 @@ The format (see the README for the full reference)::
         replicas: 1
     connections:
       - stimulus -> lstm.input
-      - {from: lstm.h, to: out.input, delay: 1, weight: 0.5, gate: bg.gate[0], projection: linear}
+      - {from: lstm.h, to: out.input, delay: 1, weight: 0.5, gate: 'bg.gate[0]', projection: linear}
     probes: [lstm.h]
     outputs: {response: out.output}
+
+Inside ``{...}`` a value with brackets must be quoted (``gate: 'bg.gate[0]'``);
+in block style (``gate: bg.gate[0]`` on its own line) it need not be.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +44,8 @@ from .costs import CostSpec
 from .errors import Location, WiringError, did_you_mean
 
 MAX_NODES = 100_000  # bound on composed nodes visited (alias expansion included)
+MAX_DEPTH = 100  # bound on nesting depth (alias expansion included)
+MAX_DELAY = 100_000  # bound on an edge's delay (steps): each delayed edge keeps a ring buffer this long
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENDPOINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\[\s*(-?\d+)\s*\])?\s*$")
 
@@ -111,9 +117,9 @@ class WiringSpec:
     description: str = ""
     locs: Any = field(default=None, compare=False, hash=False)  # _Locs
 
-    def where(self, *path) -> Any:
-        """Best location for a YAML path such as ``("areas", "bg", "channels")``."""
-        return self.locs.where(path) if self.locs is not None else ".".join(map(str, path))
+    def where(self, *path, key: bool = False) -> Any:
+        """Best location for a YAML path such as ``("areas", "bg", "channels")`` (``key``: the key's location)."""
+        return self.locs.where(path, key=key) if self.locs is not None else ".".join(map(str, path))
 
     @property
     def input_dims(self) -> dict[str, int]:
@@ -154,21 +160,118 @@ def _mark(file: str, node) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+@dataclass(frozen=True)
+class _At:
+    start_mark: Any
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with the nesting depth bounded (PyYAML's composer recurses)."""
+
+    def __init__(self, stream, file: str = "<string>"):
+        super().__init__(stream)
+        self._file, self._depth = file, 0
+
+    def fetch_flow_collection_start(self, TokenClass):
+        # bound flow nesting while scanning: the scanner's look-ahead is quadratic in the flow depth
+        if self.flow_level >= MAX_DEPTH:
+            raise WiringError(f"the document is nested more than {MAX_DEPTH} levels deep",
+                              _mark(self._file, _At(self.get_mark())), hint="flatten the structure")
+        return super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise WiringError(f"the document is nested more than {MAX_DEPTH} levels deep",
+                                  _mark(self._file, self.peek_event()), hint="flatten the structure")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose(text: str, file: str):
+    loader = _Loader(text, file)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root, file: str) -> None:
+    """Reject recursive aliases and documents whose alias expansion is too big or too deep.
+
+    Sizes are computed once per composed node (memoised), so an alias bomb is
+    rejected without being expanded.
+    """
+    memo: dict[int, int] = {}
+    active: list = []
+
+    def children(n):
+        if isinstance(n, yaml.MappingNode):
+            return [x for kv in n.value for x in kv]
+        return list(n.value) if isinstance(n, yaml.SequenceNode) else []
+
+    def size(n) -> int:
+        if id(n) in memo:
+            return memo[id(n)]
+        if any(n is a for a in active):
+            raise WiringError("recursive alias: a value contains itself", _mark(file, n),
+                              hint="an alias (*name) cannot refer to an anchor (&name) that encloses it")
+        if len(active) >= MAX_DEPTH:
+            raise WiringError(f"the document is nested more than {MAX_DEPTH} levels deep (aliases expanded)",
+                              _mark(file, n), hint="flatten the structure or use fewer nested aliases")
+        active.append(n)
+        total = 1 + sum(size(c) for c in children(n))
+        active.pop()
+        memo[id(n)] = total
+        return total
+
+    if size(root) <= MAX_NODES:
+        return
+    n = root  # point at the smallest value that alone expands past the bound
+    while True:
+        big = [c for c in children(n) if memo[id(c)] > MAX_NODES]
+        if not big:
+            break
+        n = big[0]
+    raise WiringError(f"the document expands to more than {MAX_NODES} nodes (alias/anchor bomb?): this value "
+                      f"alone expands to {memo[id(n)]:,} nodes", _mark(file, n),
+                      hint="remove the recursive or repeated aliases")
+
+
 def load_yaml(text: str, file: str = "<string>") -> tuple[Any, _Locs]:
     """Parse YAML safely into plain Python data plus a location table."""
     locs = _Locs(file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text, file)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
-        raise WiringError(f"invalid YAML: {e.problem or e.context}", where,
-                          hint="check indentation, colons and brackets near this position") from None
+        msg = e.problem or e.context
+        if e.problem and e.context:
+            cm = e.context_mark
+            msg += f" ({e.context}" + (f" at line {cm.line + 1}, column {cm.column + 1})" if cm else ")")
+        hint = "check indentation, colons and brackets near this position"
+        if e.context == "while parsing a flow mapping" and "'['" in str(e.problem):
+            hint = ("inside {...} a value with brackets must be quoted, e.g. {from: x, to: a.input, "
+                    "gate: 'bg.gate[0]'}, or write the mapping in block style")
+        raise WiringError(f"invalid YAML: {msg}", where, hint=hint) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        code = ord(e.character) if isinstance(e.character, str) else e.character
+        raise WiringError(f"invalid YAML: unacceptable character #x{code:04x}: {e.reason}",
+                          Location(file, line, col), hint="remove control characters from the file") from None
     except yaml.YAMLError as e:
         raise WiringError(f"invalid YAML: {e}", Location(file, 1, 1)) from None
+    except RecursionError:
+        raise WiringError("the document is nested too deeply", Location(file, 1, 1),
+                          hint="flatten the structure") from None
     if node is None:
         raise WiringError("the wiring file is empty", Location(file, 1, 1),
                           hint="a wiring needs at least `inputs`, `areas` and `connections` (see the README)")
+    _check_expansion(node, file)
     constructor = yaml.SafeLoader("")
     budget = [MAX_NODES]
 
@@ -208,7 +311,12 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, _Locs]:
             raise WiringError(f"unsupported YAML tag '{n.tag}' on value {n.value!r}", _mark(file, n),
                               hint="remove the tag; wiring files hold plain strings, numbers and booleans "
                                    "(quote dates and other special values)")
-        return constructor.construct_object(n)
+        try:
+            return constructor.construct_object(n)
+        except Exception as e:  # the constructors raise ValueError, KeyError, IndexError, …
+            value = n.value if len(n.value) <= 40 else n.value[:37] + "..."
+            raise WiringError(f"cannot read {value!r} as {n.tag.rsplit(':', 1)[-1]}: {str(e)[:200]}", _mark(file, n),
+                              hint="fix the value or quote it to make it a string") from None
 
     return build(node, ()), locs
 
@@ -248,13 +356,26 @@ class _Checker:
 
     def number(self, value, path, what):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.err(path, f"{what} must be a number, found {_kind(value)} {value!r}")
+            self.err(path, f"{what} must be a number, found {_kind(value)} {value!r}", hint=_number_hint(value))
+        if not math.isfinite(value):
+            self.err(path, f"{what} must be a finite number, found {value!r}")
         return float(value)
 
     def choice(self, value, choices, path, what):
         if value not in choices:
             self.err(path, f"{what} must be one of {', '.join(choices)}, found {value!r}{did_you_mean(str(value), choices)}")
         return value
+
+
+def _number_hint(v) -> Optional[str]:
+    """A hint for numbers YAML 1.1 reads as strings (``1e-3`` needs a dot: ``1.0e-3``)."""
+    if isinstance(v, str):
+        try:
+            float(v)
+        except ValueError:
+            return None
+        return f"YAML reads '{v}' as a string; write exponents with a dot, e.g. 1.0e-3"
+    return None
 
 
 def _kind(v) -> str:
@@ -317,6 +438,9 @@ def _parse_rule(value, c: _Checker, path) -> tuple:
         if "name" not in opts:
             c.err(path, "a rule mapping needs a 'name'", hint="e.g. rule: {name: backprop}")
         name = opts.pop("name")
+    if not isinstance(name, str):
+        c.err(tuple(path) + (("name",) if isinstance(value, dict) else ()),
+              f"a rule name must be a string, found {_kind(name)}", hint="rules: " + ", ".join(RULES))
     if name not in RULES:
         c.err(path, f"unknown learning rule '{name}'{did_you_mean(str(name), RULES)}",
               hint="rules: " + ", ".join(RULES))
@@ -325,7 +449,7 @@ def _parse_rule(value, c: _Checker, path) -> tuple:
 
 
 def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
-    from .costs import make_schedule
+    from .costs import check_schedule
 
     c.mapping(value, path, "costs")
     out = []
@@ -346,7 +470,7 @@ def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
             (sname, skw), = sched.items()
             skw = {} if skw is None else skw
             c.mapping(skw, p + ("schedule", sname), f"the arguments of schedule '{sname}'")
-            make_schedule(sname, skw, c.locs.where(p + ("schedule", sname), key=True))
+            check_schedule(sname, dict(_freeze(skw)), c.locs.where(p + ("schedule", sname), key=True))
             sched = (sname, _freeze(skw))
         out.append(CostSpec(name, weight, sched, _freeze(opts)))
     return tuple(out)
@@ -428,6 +552,10 @@ def build_spec(data: Any, locs: _Locs) -> WiringSpec:
         src = parse_ref(fields["from"], c, p + (("from",) if isinstance(item, dict) else ()), "a connection source",
                         allow_channel=True)
         dst = parse_ref(fields["to"], c, p + (("to",) if isinstance(item, dict) else ()), "a connection target")
+        if dst.node in inputs:
+            c.err(p, f"a connection target must be an area port, found '{dst}', which is an external input",
+                  hint="external inputs only send signals; connect into an area port, e.g. "
+                       f"{next(iter(areas_raw))}.input")
         if dst.port is None:
             c.err(p, f"a connection target must name a port: 'area.port', found '{dst}'",
                   hint=f"e.g. {dst.node}.input")
@@ -437,6 +565,9 @@ def build_spec(data: Any, locs: _Locs) -> WiringSpec:
         if delay < 0:
             c.err(p + ("delay",), f"delay must be >= 0 steps, found {delay}",
                   hint="a signal cannot arrive before it is sent; use 0 (same step) or a positive delay")
+        if delay > MAX_DELAY:
+            c.err(p + ("delay",), f"delay must be <= {MAX_DELAY:,} steps, found {delay:,}",
+                  hint="each delayed edge keeps a ring buffer of `delay` steps in the brain state")
         weight = c.number(fields.get("weight", 1.0), p + ("weight",), "weight")
         gate = None
         if fields.get("gate") is not None:
@@ -492,10 +623,17 @@ def load_wiring(path: "str | Path", overrides: Optional[Mapping[str, Any]] = Non
     """Read and validate a wiring file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise WiringError(f"wiring file '{path}' does not exist", str(path),
                           hint="give a path to a .yaml file, e.g. wiring/pbwm.yaml") from None
-    except (IsADirectoryError, UnicodeDecodeError, PermissionError) as e:
+    except OSError as e:
         raise WiringError(f"cannot read wiring file '{path}': {e}", str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise WiringError(f"the wiring file is not UTF-8 text: {e.reason} (byte 0x{raw[e.start]:02x})",
+                          Location(str(path), line, col), hint="save the file as UTF-8") from None
     return parse_wiring(text, str(path), overrides)

@@ -362,3 +362,34 @@ def test_bad_input_shapes_raise_shape_error():
         brain.run(params, state, {"x": np.zeros((3, 2, 3))}, jax.random.key(0))
     with pytest.raises(ShapeError, match=r"input 'x' must have shape \[T, B, 3\]"):
         brain.run(params, state, {"x": np.zeros((3, 2, 4)), "y": np.zeros((3, 2, 2))}, jax.random.key(0))
+
+
+def test_gate_of_the_ports_size_on_a_projected_edge_and_flow_records_channel_gates():
+    brain = brain_of("""
+    name: projgate
+    inputs: {x: 3, g: 4, s: 2}
+    areas:
+      sw: {type: readout, size: 2}
+      a: {type: readout, size: 4}
+    connections:
+      - s -> sw.input
+      - {from: x, to: a.input, projection: linear, gate: g}
+      - {from: x, to: a.input, projection: linear, gate: "sw.output[1]"}
+      - {from: g, to: a.input, weight: 0.0}   # fixes a.input's auto dim at 4
+    outputs: {out: a.output}
+    """)
+    params, state = brain.init(jax.random.key(0), batch=2)
+    params = make_identity(make_identity(params, "sw"), "a")
+    T = 3
+    x = np.ones((T, 2, 3), np.float32)
+    g = np.zeros((T, 2, 4), np.float32)
+    g[:, :, 2] = 1.0  # only channel 2 of the first edge open
+    s = np.zeros((T, 2, 2), np.float32)
+    s[1, :, 1] = 0.5  # second edge half open at t = 1 only
+    flow = brain.flow(params, state, {"x": x, "g": g, "s": s}, jax.random.key(0))
+    w1, w2 = (np.asarray(params["projections"][k]["w"]) for k in ("e1", "e2"))
+    out = np.asarray(flow["a.output"])
+    np.testing.assert_allclose(out[0, 0], (x[0, 0] @ w1) * g[0, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[1, 0], (x[1, 0] @ w1) * g[1, 0] + 0.5 * (x[1, 0] @ w2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(flow["gate:e2"])[:, 0], [0.0, 0.5, 0.0])  # the selected channel
+    np.testing.assert_allclose(np.asarray(flow["gate:e1"])[:, 0], [0.25, 0.25, 0.25])

@@ -19,18 +19,23 @@ Example::
     viz.plot_flow(flow, measure="mi").savefig("flow.png")
 """
 
-from ._common import VizError, save_figure, type_color
-from .costs import cost_series, plot_cost_curves, read_metrics
-from .drawing import compute_layout, draw_wiring, edge_widths
-from .flow import (FlowData, animate_flow, edge_information, edge_magnitudes, edge_table, flow_files, gate_openness,
-                   gaussian_mi, load_flow, plot_activity, plot_flow, plot_gate_raster)
-from .report import cost_figure, finalize_run, find_runs, flow_figures, wiring_figure, write_index, write_report
+import importlib
 
-__all__ = [
-    "VizError", "save_figure", "type_color",
-    "draw_wiring", "compute_layout", "edge_widths",
-    "FlowData", "load_flow", "flow_files", "edge_magnitudes", "gate_openness", "edge_information", "gaussian_mi",
-    "edge_table", "plot_flow", "plot_gate_raster", "plot_activity", "animate_flow",
-    "read_metrics", "cost_series", "plot_cost_curves",
-    "flow_figures", "cost_figure", "wiring_figure", "write_report", "write_index", "find_runs", "finalize_run",
-]
+_HOME = {
+    "_common": ("VizError", "save_figure", "type_color"),
+    "costs": ("cost_series", "plot_cost_curves", "read_metrics"),
+    "drawing": ("compute_layout", "draw_wiring", "edge_widths"),
+    "flow": ("FlowData", "animate_flow", "edge_information", "edge_magnitudes", "edge_table", "flow_files",
+             "gate_openness", "gaussian_mi", "load_flow", "plot_activity", "plot_flow", "plot_gate_raster"),
+    "report": ("cost_figure", "finalize_run", "find_runs", "flow_figures", "wiring_figure", "write_index",
+               "write_report"),
+}
+_WHERE = {name: module for module, names in _HOME.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    """Import on first use: the CLI registers the viz commands without loading matplotlib."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -70,9 +70,7 @@ class TwelveAXScenario(Scenario):
                       label=wiring, desc=wiring)
         ctx.compile_seconds += res.compile_seconds
         test = task.sample(ctx.rng(3), opts["test_epochs"])
-        _, _, trace = brain.evaluate(res.params, brain.init_state(opts["test_epochs"]), _batch(test),
-                                     jax.random.fold_in(key, 3))
-        pred = np.asarray(trace["response"])
+        pred = _evaluate_in_pairs(brain, res.params, test, jax.random.fold_in(key, 3))
         errs = epoch_errors(pred, test.info["target_idx"], test.mask)
         acc = per_symbol_accuracy(pred, test.info["target_idx"], test.mask, test.info["symbols"])
         n_steps = float(test.mask.sum())
@@ -125,8 +123,22 @@ class TwelveAXScenario(Scenario):
         return Result(passed, crit, metrics)
 
 
+def _evaluate_in_pairs(brain, params, batch, key) -> np.ndarray:
+    """Responses ``[T, B, 2]`` for a batch of epochs, two at a time (reuses the criterion check's compilation)."""
+    data, B = _batch(batch), batch.inputs.shape[1]
+    state2, out = brain.init_state(2), []
+    for b in range(0, B, 2):
+        chunk = {k: v[:, b:b + 2] for k, v in data.items()}
+        n = chunk["stimulus"].shape[1]
+        if n < 2:  # pad an odd last epoch with a copy (its responses are dropped)
+            chunk = {k: np.concatenate([v, v], axis=1) for k, v in chunk.items()}
+        _, _, trace = brain.evaluate(params, state2, chunk, jax.random.fold_in(key, b))
+        out.append(np.asarray(trace["response"])[:, :n])
+    return np.concatenate(out, axis=1)
+
+
 def _param_count(brain) -> int:
-    params, _ = brain.init(jax.random.key(0), batch=1)
+    params = jax.eval_shape(lambda k: brain.init(k, batch=1)[0], jax.random.key(0))  # shapes only, no compute
     return int(sum(brain.param_counts(params).values()))
 
 

@@ -329,4 +329,7 @@ def test_twelve_ax_scenario_is_checkpointed_per_wiring(tmp_path, monkeypatch):
         meta = ck.read_meta()
         assert ck.latest_step() == meta["step"] and meta["done"] is True
         assert set(meta["rngs"]) == {"train", "eval"}
-        assert ck.steps()[-2] == 4 * ((meta["step"] - 1) // 4)
+        if meta["step"] > 4:  # a model that met the criterion before step 4 has only its final checkpoint
+            assert ck.steps()[-2] == 4 * ((meta["step"] - 1) // 4)
+        else:
+            assert ck.steps() == [meta["step"]]

@@ -88,7 +88,6 @@ class RunContext:
     keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS
     check_finite: bool = True
     _metrics: Optional[MetricsLog] = None
-    _applied: set = field(default_factory=set)
     _labels: set = field(default_factory=set)
 
     @property
@@ -194,7 +193,6 @@ class RunContext:
                 continue
             if _has_parent(data, dotted):
                 set_path(data, dotted, value)
-                self._applied.add((target, dotted))
         brain = Brain(build_graph(build_spec(data, locs)))
         for w in brain.graph.warnings:
             self.log(w)
@@ -447,18 +445,31 @@ def resume_scenario(run_dir: "str | Path", *, progress: bool = True) -> dict:
     return _execute(sc, ctx)
 
 
+def _check_overrides(sc: Scenario, overrides: Mapping) -> None:
+    """Fail before training when a ``--set`` wiring path exists in none of the scenario's wirings."""
+    from .wiring import load_yaml
+
+    raw = {}
+    for w in sc.wirings:
+        path = wiring_path(w)
+        if path.exists():
+            raw[path.stem] = load_yaml(path.read_text(encoding="utf-8"), str(path))[0]
+    for target, dotted in overrides:
+        if not any(_has_parent(data, dotted) for name, data in raw.items() if target in (None, name)):
+            shown = f"{target + ':' if target else ''}{dotted}"
+            raise WiringError(f"--set {shown}: no wiring of scenario '{sc.name}' has this path", "--set",
+                              hint="wirings: " + ", ".join(sc.wirings) + "; check `brainsim validate` for their keys")
+
+
 def _execute(sc: Scenario, ctx: RunContext) -> dict:
     out, overrides = ctx.out, ctx.overrides
+    _check_overrides(sc, overrides)
     t0 = time.perf_counter()
     try:
         result = sc.run(ctx)
     finally:
         if ctx._metrics is not None:
             ctx._metrics.close()
-    unused = [f"{t + ':' if t else ''}{k}" for (t, k) in overrides if (t, k) not in ctx._applied]
-    if unused:
-        raise WiringError(f"--set {unused[0]}: no wiring of scenario '{sc.name}' has this path", "--set",
-                          hint="wirings: " + ", ".join(sc.wirings) + "; check `brainsim validate` for their keys")
     wall = time.perf_counter() - t0
     summary = {"scenario": sc.name, "seed": ctx.seed, "quick": ctx.quick, "passed": bool(result.passed),
                "criterion": result.criterion, "metrics": result.metrics,

@@ -372,8 +372,3 @@ def atomic_write_text(path: "str | Path", text: str) -> None:
 
 def atomic_write_json(path: "str | Path", data: Any) -> None:
     atomic_write_text(path, json.dumps(to_python(data), indent=2, sort_keys=True) + "\n")
-
-
-def seed_everything(seed: int) -> tuple[jax.Array, np.random.Generator]:
-    """The run's JAX key and numpy generator from one seed."""
-    return jax.random.key(seed), np.random.default_rng(seed)

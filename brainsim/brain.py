@@ -102,6 +102,11 @@ class Brain:
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, batch: int = 1) -> tuple[dict, dict]:
         """Create ``(params, state)`` for a batch of ``batch`` samples."""
+        if not hasattr(self, "_init_params"):
+            self._init_params = jax.jit(self._init_params_impl)  # one compilation, not op-by-op dispatch
+        return self._init_params(key), self.init_state(batch)
+
+    def _init_params_impl(self, key: jax.Array) -> dict:
         params = {"areas": {}, "projections": {}}
         for name, node in self.areas.items():
             k = jax.random.fold_in(key, node.index)
@@ -115,7 +120,7 @@ class Brain:
                 k = jax.random.fold_in(jax.random.fold_in(key, 1_000_003), e.index)
                 w = jax.random.normal(k, (e.src_dim, e.dst_dim)) / np.sqrt(e.src_dim)
                 params["projections"][e.name] = {"w": w}
-        return params, self.init_state(batch)
+        return params
 
     def init_state(self, batch: int = 1) -> dict:
         """A fresh state (every area's initial state, empty delay lines, t = 0) for ``batch`` samples."""

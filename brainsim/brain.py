@@ -79,6 +79,7 @@ class Brain:
         self._targets = {n: tuple(sorted({c.opts[o] for c, _ in node.costs for o in ("target", "mask") if o in c.opts}))
                          for n, node in self.areas.items()}
         self.trace_count = 0
+        self._fresh_states: dict[int, dict] = {}
         self.probe_refs = self._probe_refs()
         self._run = jax.jit(self._run_impl)
         self._step = jax.jit(self._step_impl)
@@ -123,7 +124,16 @@ class Brain:
         return params
 
     def init_state(self, batch: int = 1) -> dict:
-        """A fresh state (every area's initial state, empty delay lines, t = 0) for ``batch`` samples."""
+        """A fresh state (every area's initial state, empty delay lines, t = 0) for ``batch`` samples.
+
+        Built once per batch size and reused (JAX arrays are immutable), so starting every training
+        episode from a fresh state costs nothing on the hot path.
+        """
+        if batch not in self._fresh_states:
+            self._fresh_states[batch] = self._build_state(batch)
+        return self._fresh_states[batch]
+
+    def _build_state(self, batch: int) -> dict:
         areas = {}
         for name, node in self.areas.items():
             s = node.area.initial_state()

@@ -200,7 +200,7 @@ def _coerce(value: Any, tp: Any, what: str, where: Any) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
-        return _freeze(value)
+        return freeze(value)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
@@ -242,15 +242,15 @@ def _coerce(value: Any, tp: Any, what: str, where: Any) -> Any:
         if not isinstance(value, str):
             raise AreaError(f"{what} must be a string, found {type(value).__name__} {value!r}", where)
         return value
-    return _freeze(value)
+    return freeze(value)
 
 
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     """Make YAML data hashable (lists -> tuples, dicts -> sorted tuples of pairs)."""
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
     if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
+        return tuple(freeze(v) for v in value)
     return value
 
 

@@ -40,6 +40,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from .area import freeze
 from .costs import CostSpec
 from .errors import Location, WiringError, did_you_mean
 
@@ -383,14 +384,6 @@ def _kind(v) -> str:
             float: "a number", type(None): "nothing (null)"}.get(type(v), type(v).__name__)
 
 
-def _freeze(v):
-    if isinstance(v, dict):
-        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
-    if isinstance(v, list):
-        return tuple(_freeze(x) for x in v)
-    return v
-
-
 def parse_ref(text: Any, c: _Checker, path, what: str, allow_channel: bool = False) -> Ref:
     """Parse ``area.port``, ``area.port[k]`` or ``input``/``input[k]``."""
     m = _ENDPOINT.match(text) if isinstance(text, str) else None
@@ -423,7 +416,7 @@ def _parse_optimizer(value, c: _Checker, path) -> tuple:
         kwargs = {} if kwargs is None else kwargs
         c.mapping(kwargs, p + (name,), f"the arguments of optimizer '{name}'")
         check_optimizer(name, kwargs, c.locs.where(p + (name,), key=True))
-        chain.append((name, _freeze(kwargs)))
+        chain.append((name, freeze(kwargs)))
     return tuple(chain)
 
 
@@ -445,7 +438,7 @@ def _parse_rule(value, c: _Checker, path) -> tuple:
         c.err(path, f"unknown learning rule '{name}'{did_you_mean(str(name), RULES)}",
               hint="rules: " + ", ".join(RULES))
     RULES[name].check_options(opts, lambda k: c.locs.where(tuple(path) + (k,), key=True))
-    return name, _freeze(opts)
+    return name, freeze(opts)
 
 
 def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
@@ -470,9 +463,9 @@ def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
             (sname, skw), = sched.items()
             skw = {} if skw is None else skw
             c.mapping(skw, p + ("schedule", sname), f"the arguments of schedule '{sname}'")
-            check_schedule(sname, dict(_freeze(skw)), c.locs.where(p + ("schedule", sname), key=True))
-            sched = (sname, _freeze(skw))
-        out.append(CostSpec(name, weight, sched, _freeze(opts)))
+            check_schedule(sname, dict(freeze(skw)), c.locs.where(p + ("schedule", sname), key=True))
+            sched = (sname, freeze(skw))
+        out.append(CostSpec(name, weight, sched, freeze(opts)))
     return tuple(out)
 
 

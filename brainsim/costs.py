@@ -211,7 +211,7 @@ def resolve_term(area_cls, spec: CostSpec, where: Any = None) -> Callable:
             if k not in allowed:
                 raise WiringError(f"cost term '{spec.name}' has no option '{k}'{did_you_mean(k, allowed)}", where,
                                   hint=f"options: weight, schedule, {', '.join(allowed)}")
-        if spec.name == "supervised" and "target" not in spec.opts:
+        if spec.name == "supervised" and not isinstance(spec.opts.get("target"), str):
             raise WiringError("cost term 'supervised' needs a 'target' (the external input holding the target)",
                               where, hint="write supervised: {weight: 1.0, target: target}")
     else:

@@ -253,10 +253,11 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
             fn = resolve_term(type(n.area), c, where)
             for opt in TARGET_OPTIONS:
                 tname = c.opts.get(opt)
-                if tname is not None and tname not in spec.input_dims:
+                if opt in c.opts and tname not in spec.input_dims:
                     raise WiringError(f"cost '{c.name}' of area '{n.name}': {opt} '{tname}' is not an external input"
                                       f"{did_you_mean(str(tname), spec.input_dims)}", spec.where(*path, opt),
-                                      hint=f"declare it under `inputs:` (e.g. {tname}: <dim>)")
+                                      hint=f"declare it under `inputs:` (e.g. {tname}: <dim>)" if isinstance(tname, str)
+                                      else f"name an external input: {', '.join(spec.input_dims)}")
             port = c.opts.get("port")
             if port is not None and port not in n.area.outputs:
                 raise WiringError(f"cost '{c.name}' of area '{n.name}': no output port '{port}'"

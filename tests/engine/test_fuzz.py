@@ -108,6 +108,10 @@ def mutated_text(draw):
 
 
 # Regressions: every input below raised something other than WiringError before it was fixed.
+@example("inputs: {x: 3, y: 2}\nareas: {r: {type: readout, size: 2, costs: {supervised: {target: null}}}}\n"
+         "connections: [x -> r.input]")                           # KeyError: target None
+@example("inputs: {x: 3, y: 2}\nareas: {r: {type: readout, size: 2, costs: {supervised: {target: y, mask: null}}}}\n"
+         "connections: [x -> r.input]")                           # KeyError: mask None
 @example("inputs: {x: !!int abc}\nareas: {}")                      # ValueError from the int constructor
 @example("inputs: {x: !!bool maybe}\nareas: {}")                   # KeyError from the bool constructor
 @example("!!int")                                                   # IndexError (empty int)

@@ -1,53 +1,38 @@
-"""A checked graph -> pure, jitted ``step`` / ``run`` / ``train_step``.
+"""The brain facade: ``load`` a wiring, then ``init``, ``run``, ``step``, ``train_step``, ``evaluate``.
 
-Shapes (``B`` batch, ``T`` time):
-
-* ``params = {"areas": {name: nnx.State}, "projections": {"e<i>": {"w": [src_dim, dst_dim]}}}``;
-  a replicated area (``replicas: K``) has every leaf stacked ``[K, ...]``.
-* ``state = {"areas": {name: area_state}, "delays": {"e<i>": [delay, src_dim]}, "t": int32}``,
-  every leaf with a leading batch axis ``[B, ...]`` (and ``[B, K, ...]`` for replicas).
-* ``inputs = {input_name: [T, B, dim]}`` for :meth:`Brain.run`, ``[B, dim]`` for :meth:`Brain.step`.
-
-Semantics of one step (per sample, vmapped over the batch): delayed signals are
-read from ring buffers, areas run generation by generation (the schedule), each
-input port receives the sum over its edges of ``gate * projection(weight *
-signal)`` (``stop_gradient`` first when the receiving area's credit is
-``local``; the gate acts after the projection), then every delayed edge writes its source's current value.  A
-signal sent at step t over a ``delay: d`` edge arrives at step t + d.
-
-Keys: ``run`` gives step i the key ``fold_in(key, i)``; within a step sample b
-gets ``fold_in(step_key, b)``, area n ``fold_in(sample_key, n)`` and replica r
-``fold_in(area_key, r)``: no key is used twice.
-
-Replicas: every replica receives the same inputs; a replicated area's output
-port of dim d has dim ``K * d`` (replica r at ``[r*d:(r+1)*d]``); its cost
-terms are summed over replicas.
+A :class:`Brain` holds a checked graph (:mod:`brainsim.graph`), its frozen
+:class:`~brainsim.plan.StepPlan`, each area's rule and optimiser, and the jitted
+pure functions of :mod:`brainsim.step` and :mod:`brainsim.learn`. Shapes are
+documented in :mod:`brainsim.plan` (``state["t"]`` is one scalar clock for the
+batch); step semantics and key streams in :mod:`brainsim.step`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from .area import merge_learned, split_learned
-from .costs import reduce_cost
+from .area import split_learned
 from .errors import ShapeError
 from .graph import BrainGraph, build_graph
+from .learn import diagnose, episode_loss, make_train_step, trainables
 from .optim import make_optimizer
-from .rules import RuleContext, make_rule
+from .plan import INIT_PROJECTIONS, build_plan
+from .rules import make_rule
+from .step import batched_step, scan, step_key
 from .wiring import Ref, WiringSpec, load_wiring, parse_wiring
 
 
 def load(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "Brain":
-    """Read, check and build a brain from a wiring file.
+    """Read, check and build a brain from a wiring file or a canonical wiring name (``"pbwm"``).
 
     Args:
-        path: the YAML wiring file.
+        path: the YAML wiring file, or the name of a canonical wiring.
         overrides: ``{"areas.lstm.hidden": 64, …}`` applied before validation.
     """
     return Brain(build_graph(load_wiring(path, overrides)))
@@ -58,13 +43,23 @@ def from_yaml(text: str, file: str = "<string>") -> "Brain":
     return Brain(build_graph(parse_wiring(text, file)))
 
 
+def _shared_optimizers(chains: Mapping[str, tuple]) -> dict:
+    """``{area: optax transform}``; areas whose optimiser chains are identical share one transform."""
+    built: dict = {}
+    for chain in chains.values():
+        if chain not in built:
+            built[chain] = make_optimizer(chain)
+    return {n: built[chain] for n, chain in chains.items()}
+
+
 class Brain:
     """A compiled modular brain. Build it with :func:`load`.
 
     Attributes:
         graph: the checked :class:`~brainsim.graph.BrainGraph` (``graph.graph`` is the networkx graph).
+        plan: the frozen :class:`~brainsim.plan.StepPlan` the compiled functions close over.
         spec: the wiring spec.
-        trace_count: how many times ``train_step`` has been traced (compiled).
+        trace_count: how many times a training step has been traced (compiled).
     """
 
     def __init__(self, graph: BrainGraph):
@@ -72,39 +67,25 @@ class Brain:
         self.spec: WiringSpec = graph.spec
         self.areas = graph.areas
         self.inputs = dict(graph.spec.inputs)
+        self.plan = build_plan(graph)
         self.rules = {n: make_rule(*node.spec.rule) for n, node in self.areas.items()}
-        self.optimizers = {n: make_optimizer(node.spec.optimizer) for n, node in self.areas.items()}
-        self._delayed = tuple(e for e in graph.edges if e.delay > 0)
-        self._into = {n: graph.edges_into(n) for n in self.areas}
-        self._targets = {n: tuple(sorted({c.opts[o] for c, _ in node.costs for o in ("target", "mask") if o in c.opts}))
-                         for n, node in self.areas.items()}
+        self.optimizers = _shared_optimizers({n: node.spec.optimizer for n, node in self.areas.items()})
+        self.probe_refs = self.plan.probes
+        self._rule_keep = self.probe_refs + tuple(
+            (f"{n}.{p}", Ref(n, p)) for n in self.areas if self.rules[n].needs_trace for p in self.areas[n].area.outputs)
         self.trace_count = 0
-        self._fresh_states: dict[int, dict] = {}
-        self.probe_refs = self._probe_refs()
-        self._run = jax.jit(self._run_impl)
-        self._step = jax.jit(self._step_impl)
-        self._train_step = jax.jit(self._train_step_impl)
-        self._eval = jax.jit(self._eval_impl)
-
-    # ------------------------------------------------------------------ probes
-    def _probe_refs(self) -> tuple:
-        refs = []
-        for p in self.spec.probes:
-            ports = [p.port] if p.port else list(self.areas[p.node].area.outputs)
-            refs += [(f"{p.node}.{q}", Ref(p.node, q, p.channel)) for q in ports]
-        refs += [(name, ref) for name, ref in self.spec.outputs]
-        seen, out = set(), []
-        for k, r in refs:
-            if k not in seen:
-                seen.add(k)
-                out.append((k, r))
-        return tuple(out)
+        self._input_checks: dict = {}
+        self._run = jax.jit(partial(self._run_impl, self.plan))
+        self._step = jax.jit(partial(self._step_impl, self.plan))
+        self._train_steps: dict = {}
+        self._eval = jax.jit(partial(self._eval_impl, self.plan))
+        self._diagnose = jax.jit(partial(diagnose, self.plan))
+        self._init_params = jax.jit(self._init_params_impl)
+        self._fresh_states: dict = {}
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, batch: int = 1) -> tuple[dict, dict]:
         """Create ``(params, state)`` for a batch of ``batch`` samples."""
-        if not hasattr(self, "_init_params"):
-            self._init_params = jax.jit(self._init_params_impl)  # one compilation, not op-by-op dispatch
         return self._init_params(key), self.init_state(batch)
 
     def _init_params_impl(self, key: jax.Array) -> dict:
@@ -118,7 +99,7 @@ class Brain:
                 params["areas"][name] = node.area.init(k)[0]
         for e in self.graph.edges:
             if e.projection == "linear":
-                k = jax.random.fold_in(jax.random.fold_in(key, 1_000_003), e.index)
+                k = jax.random.fold_in(jax.random.fold_in(key, INIT_PROJECTIONS), e.index)
                 w = jax.random.normal(k, (e.src_dim, e.dst_dim)) / np.sqrt(e.src_dim)
                 params["projections"][e.name] = {"w": w}
         return params
@@ -127,11 +108,15 @@ class Brain:
         """A fresh state (every area's initial state, empty delay lines, t = 0) for ``batch`` samples.
 
         Built once per batch size and reused (JAX arrays are immutable), so starting every training
-        episode from a fresh state costs nothing on the hot path.
+        episode from a fresh state costs nothing on the hot path. A state built under a JAX
+        transform (``jax.eval_shape``, ``jit``) holds tracers: it is returned but never cached.
         """
-        if batch not in self._fresh_states:
-            self._fresh_states[batch] = self._build_state(batch)
-        return self._fresh_states[batch]
+        state = self._fresh_states.get(batch)
+        if state is None:
+            state = self._build_state(batch)
+            if not any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(state)):
+                self._fresh_states[batch] = state
+        return state
 
     def _build_state(self, batch: int) -> dict:
         areas = {}
@@ -141,9 +126,10 @@ class Brain:
                 s = jax.tree.map(lambda x, K=node.replicas: jnp.broadcast_to(x, (K, *x.shape)), s)
             areas[name] = s
         one = {"areas": areas,
-               "delays": {e.name: jnp.zeros((e.delay, e.src_dim), jnp.float32) for e in self._delayed},
-               "t": jnp.zeros((), jnp.int32)}
-        return jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), one)
+               "delays": {e.name: jnp.zeros((e.delay, e.src_dim), jnp.float32) for e in self.plan.delayed}}
+        state = jax.tree.map(lambda x: jnp.broadcast_to(x, (batch, *x.shape)), one)
+        state["t"] = jnp.zeros((), jnp.int32)
+        return state
 
     def param_counts(self, params: dict) -> dict[str, int]:
         """Learnable scalars per area (its projections included)."""
@@ -151,128 +137,70 @@ class Brain:
         for name in self.areas:
             learned, _ = split_learned(params["areas"][name])
             n = sum(int(x.size) for x in jax.tree.leaves(learned))
-            n += sum(int(params["projections"][e.name]["w"].size) for e in self._into[name] if e.projection)
+            n += sum(int(params["projections"][e.name]["w"].size) for e in self.graph.edges_into(name)
+                     if e.projection)
             out[name] = n
         return out
 
-    # ------------------------------------------------------------------ one step, one sample
+    # ------------------------------------------------------------------ compiled pure functions
     @staticmethod
-    def _value(sig: dict, ref: Ref) -> jax.Array:
-        v = sig[(ref.node, ref.port)]
-        return v if ref.channel is None else v[..., ref.channel:ref.channel + 1]
-
-    def _sample_step(self, params, state, ext, key, with_costs: bool):
-        t = state["t"]
-        sig = {(k, None): v for k, v in ext.items()}
-        delayed = {e.name: state["delays"][e.name][t % e.delay] for e in self._delayed}
-        new_areas, costs = {}, {}
-        for generation in self.graph.schedule:
-            for name in generation:
-                node = self.areas[name]
-                inputs = {}
-                for e in self._into[name]:
-                    v = delayed[e.name] if e.delay else self._value(sig, e.src)
-                    if e.weight != 1.0:
-                        v = v * e.weight
-                    if node.spec.credit == "local":
-                        v = jax.lax.stop_gradient(v)
-                    if e.projection == "linear":
-                        v = v @ params["projections"][e.name]["w"]
-                    if e.gate is not None:  # after the projection: a gate has dim 1 or the port's dim
-                        g = self._value(sig, e.gate)
-                        v = v * (jax.lax.stop_gradient(g) if node.spec.credit == "local" else g)
-                    inputs[e.dst.port] = inputs[e.dst.port] + v if e.dst.port in inputs else v
-                akey = jax.random.fold_in(key, node.index)
-                targets = {k: ext[k] for k in self._targets[name]}
-                terms = {c.name: fn for c, fn in node.costs} if with_costs else {}
-                s, out, c = self._area_step(node, params["areas"][name], state["areas"][name], inputs, akey,
-                                            terms, targets)
-                new_areas[name] = s
-                for port, v in out.items():
-                    sig[(name, port)] = v
-                for term, v in c.items():
-                    costs[(name, term)] = v
-        delays = {e.name: state["delays"][e.name].at[t % e.delay].set(self._value(sig, e.src)) for e in self._delayed}
-        return {"areas": new_areas, "delays": delays, "t": t + 1}, sig, costs
-
-    @staticmethod
-    def _area_step(node, params, state, inputs, key, terms, targets):
-        area = node.area
-        if node.replicas == 1:
-            s, out, c = area.step_costs(params, state, inputs, key, terms, targets)
-            return s, out, {k: reduce_cost(v) for k, v in c.items()}
-        keys = jax.vmap(lambda r: jax.random.fold_in(key, r))(jnp.arange(node.replicas))
-        s, out, c = jax.vmap(lambda p, st, k: area.step_costs(p, st, inputs, k, terms, targets))(params, state, keys)
-        out = {k: v.reshape(-1) for k, v in out.items()}
-        c = {k: jax.vmap(reduce_cost)(v) for k, v in c.items()}
-        return s, out, {k: (jnp.sum(num), den[0]) for k, (num, den) in c.items()}
-
-    # ------------------------------------------------------------------ batched step and scan
-    def _batched_step(self, params, state, ext, key, with_costs):
-        B = next(iter(jax.tree.leaves(state["t"]))).shape[0]
-        keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
-        return jax.vmap(lambda s, x, k: self._sample_step(params, s, x, k, with_costs))(state, ext, keys)
-
-    def _scan(self, params, state, inputs, key, keep, with_costs, edges=False):
-        def body(carry, x):
-            st, i = carry
-            delayed = {e.name: jax.vmap(lambda buf, t, d=e.delay: buf[t % d])(st["delays"][e.name], st["t"])
-                       for e in self._delayed} if edges else None
-            st, sig, costs = self._batched_step(params, st, x, jax.random.fold_in(key, i), with_costs)
-            trace = {k: self._value(sig, r) for k, r in keep}
-            if edges:
-                trace.update(self._edge_activity(sig, delayed))
-            if with_costs:  # finite-value flags of every area output (cheap: one reduction per port)
-                costs = {**costs, **{("finite", f"{n}.{p}"): jnp.all(jnp.isfinite(v))
-                                     for (n, p), v in sig.items() if p is not None}}
-            return (st, i + 1), (trace, costs)
-
-        (state, _), (trace, costs) = jax.lax.scan(body, (state, jnp.zeros((), jnp.int32)), inputs)
-        return state, trace, costs
-
-    def _edge_activity(self, sig, delayed) -> dict:
-        """Per edge: mean |signal| sent (after weight, times the mean gate) and gate openness."""
-        out = {}
-        for e in self.graph.edges:
-            v = delayed[e.name] if e.delay else self._value(sig, e.src)
-            v = v * e.weight
-            g = jnp.ones(v.shape[:-1]) if e.gate is None else jnp.mean(self._value(sig, e.gate), axis=-1)
-            # mean |signal| sent, times the mean gate openness (a per-channel gate acts after a projection)
-            out[f"edge:{e.name}"] = jnp.mean(jnp.abs(v), axis=-1) * jnp.abs(g)
-            out[f"gate:{e.name}"] = g
-        return out
-
-    def _flow_impl(self, params, state, inputs, key):
-        keep = tuple((f"{n}.{p}", Ref(n, p)) for n in self.areas for p in self.areas[n].area.outputs)
-        keep += tuple((f"{k}", Ref(k)) for k in self.inputs)
-        _, trace, _ = self._scan(params, state, inputs, key, keep, False, edges=True)
-        return trace
-
-    def flow(self, params, state, inputs, key) -> dict:
-        """Run and record everything needed to show information flow.
-
-        Returns:
-            ``{"area.port": [T, B, d], input: [T, B, d], "edge:e<i>": [T, B] mean |signal| on edge i,
-            "gate:e<i>": [T, B] mean gate value on edge i (1 when ungated)}``.
-        """
-        if not hasattr(self, "_flow"):
-            self._flow = jax.jit(self._flow_impl)
-        return self._flow(params, state, self.check_inputs(inputs), key)
-
-    def _run_impl(self, params, state, inputs, key):
-        state, trace, _ = self._scan(params, state, inputs, key, self.probe_refs, False)
+    def _run_impl(plan, params, state, inputs, key):
+        state, trace, _, _ = scan(plan, params, state, inputs, key)
         return state, trace
 
-    def _step_impl(self, params, state, inputs, key):
-        state, sig, _ = self._batched_step(params, state, inputs, key, False)
+    @staticmethod
+    def _step_impl(plan, params, state, inputs, key):
+        state, sig, _, _ = batched_step(plan, params, state, inputs, key)
         return state, {f"{n}.{p}": v for (n, p), v in sig.items() if p is not None}
+
+    @staticmethod
+    def _flow_impl(plan, params, state, inputs, key):
+        keep = plan.output_keys() + tuple((k, Ref(k)) for k, _ in plan.inputs)
+        _, trace, _, _ = scan(plan, params, state, inputs, key, keep, edges=True)
+        return trace
+
+    @staticmethod
+    def _eval_impl(plan, params, state, batch, key, step):
+        train, fixed = trainables(plan, params)
+        _, (state, metrics, trace, _) = episode_loss(plan, train, fixed, state, batch, key, step, plan.probes)
+        return state, metrics, trace
+
+    def _compiled_train_step(self, check_finite: bool, return_state: bool):
+        fn = self._train_steps.get((check_finite, return_state))
+        if fn is None:
+            pure = make_train_step(self.plan, self.rules, self.optimizers, keep=self._rule_keep,
+                                   check_finite=check_finite, return_state=return_state)
+
+            def counted(*args):
+                self.trace_count += 1  # Python side effect: runs only when (re)traced
+                return pure(*args)
+
+            fn = self._train_steps[(check_finite, return_state)] = jax.jit(counted)
+        return fn
 
     # ------------------------------------------------------------------ public API
     def check_inputs(self, inputs: Mapping[str, Any], time_axis: bool = True) -> dict:
-        """Validate ``{name: [T, B, dim]}`` (or ``[B, dim]``) against the wiring's inputs."""
+        """Validate ``{name: [T, B, dim]}`` (or ``[B, dim]``) against the wiring's inputs.
+
+        Checks are cached by (names, shapes, dtypes): a second batch of the same shape is only
+        converted, not re-validated.
+        """
         if not isinstance(inputs, Mapping):
             raise ShapeError(f"inputs must be a dict {{input name: array}}, found {type(inputs).__name__}",
                              hint="names: " + ", ".join(self.inputs))
+        try:
+            sig = (time_axis,) + tuple((k, tuple(v.shape), str(v.dtype)) for k, v in inputs.items())
+        except AttributeError:
+            sig = None
+        if sig is not None and sig in self._input_checks:
+            return {k: inputs[k] if inputs[k].dtype == jnp.float32 and isinstance(inputs[k], jax.Array)
+                    else jnp.asarray(inputs[k], jnp.float32) for k in self.inputs}
+        out = self._validate_inputs(inputs, time_axis)
+        if sig is not None:
+            self._input_checks[sig] = True
+        return out
+
+    def _validate_inputs(self, inputs: Mapping[str, Any], time_axis: bool) -> dict:
         missing = [k for k in self.inputs if k not in inputs]
         extra = [k for k in inputs if k not in self.inputs]
         if missing or extra:
@@ -298,12 +226,16 @@ class Brain:
 
         Args:
             inputs: ``{input name: [B, dim]}``.
-            key: this step's key (``run`` uses ``fold_in(key, i)`` for step i).
+            key: this step's key (``run`` uses :func:`brainsim.step.step_key` ``(key, i)`` for step i).
 
         Returns:
             ``(state, {"area.port": [B, dim]})`` with every area output.
         """
         return self._step(params, state, self.check_inputs(inputs, time_axis=False), key)
+
+    def step_key(self, key: jax.Array, i: int) -> jax.Array:
+        """The key :meth:`run` gives step ``i`` of an episode run with ``key``."""
+        return step_key(key, i)
 
     def run(self, params: dict, state: dict, inputs: Mapping[str, Any], key: jax.Array) -> tuple[dict, dict]:
         """Run the brain over ``[T, B, dim]`` inputs as one ``lax.scan``.
@@ -314,89 +246,35 @@ class Brain:
         """
         return self._run(params, state, self.check_inputs(inputs), key)
 
-    # ------------------------------------------------------------------ training
-    def _trainables(self, params) -> tuple[dict, dict]:
-        """Split params into ``{area: {"area": learned, "projections": {...}}}`` and the rest."""
-        train, fixed = {}, {}
-        for name in self.areas:
-            learned, rest = split_learned(params["areas"][name])
-            proj = {e.name: params["projections"][e.name] for e in self._into[name] if e.projection}
-            train[name] = {"area": learned, "projections": proj}
-            fixed[name] = rest
-        return train, fixed
+    def flow(self, params, state, inputs, key) -> dict:
+        """Run and record everything needed to show information flow.
 
-    @staticmethod
-    def _merge(train, fixed) -> dict:
-        params = {"areas": {}, "projections": {}}
-        for name, tp in train.items():
-            params["areas"][name] = merge_learned(tp["area"], fixed[name])
-            params["projections"].update(tp["projections"])
-        return params
+        Returns:
+            ``{"area.port": [T, B, d], input: [T, B, d], "edge:e<i>": [T, B] mean |signal| on edge i,
+            "gate:e<i>": [T, B] mean gate value on edge i (1 when ungated)}``.
+        """
+        if not hasattr(self, "_flow"):
+            self._flow = jax.jit(partial(self._flow_impl, self.plan))
+        return self._flow(params, state, self.check_inputs(inputs), key)
 
     def init_opt_state(self, params: dict) -> dict:
         """Optimiser state of every area (over its learnable params and incoming projections)."""
-        train, _ = self._trainables(params)
+        train, _ = trainables(self.plan, params)
         return {n: self.optimizers[n].init(train[n]) for n in self.areas}
-
-    def _loss(self, train, fixed, state, batch, key, step, keep):
-        params = self._merge(train, fixed)
-        state, trace, costs = self._scan(params, state, batch, key, keep, True)
-        total = jnp.zeros((), jnp.float32)
-        metrics = {}
-        for name, node in self.areas.items():
-            for spec, _ in node.costs:
-                num, den = costs[(name, spec.name)]
-                value = jnp.sum(num) / jnp.maximum(jnp.sum(den), 1e-8)
-                metrics[f"{name}/{spec.name}"] = value
-                total = total + spec.weight_at(step) * value
-        metrics["loss"] = total
-        for key_, ok in costs.items():
-            if key_[0] == "finite":
-                metrics[f"finite:{key_[1]}"] = jnp.all(ok)
-        return total, (state, metrics, trace)
 
     def loss(self, params, state, batch, key, step=0):
         """The weighted sum of every area's cost terms over an episode.
 
         Returns:
-            ``(total, (final_state, metrics, trace))``; ``metrics`` has ``"area/term"`` values, ``"loss"``
-            and ``"finite:area.port"`` booleans (False when that output held a NaN/Inf in the episode).
+            ``(total, (final_state, metrics, trace))``; ``metrics`` has ``"area/term"`` values and ``"loss"``.
         """
-        train, fixed = self._trainables(params)
-        return self._loss(train, fixed, state, self.check_inputs(batch), key, step, self.probe_refs)
+        train, fixed = trainables(self.plan, params)
+        total, (state, metrics, trace, _) = episode_loss(self.plan, train, fixed, state, self.check_inputs(batch),
+                                                         key, step, self.probe_refs)
+        return total, (state, metrics, trace)
 
-    def _train_step_impl(self, params, opt_state, state, batch, key, step):
-        self.trace_count += 1  # Python side effect: runs only when (re)traced
-        train, fixed = self._trainables(params)
-        grad_areas = [n for n in self.areas if self.rules[n].needs_grad]
-        keep = self.probe_refs + tuple((f"{n}.{p}", Ref(n, p)) for n in self.areas if self.rules[n].needs_trace
-                                       for p in self.areas[n].area.outputs)
-
-        def loss_of(tr_grad):
-            return self._loss({**train, **tr_grad}, fixed, state, batch, key, step, keep)
-
-        tr_grad = {n: train[n] for n in grad_areas}
-        if grad_areas:
-            (_, (new_state, metrics, trace)), grads = jax.value_and_grad(loss_of, has_aux=True)(tr_grad)
-        else:
-            _, (new_state, metrics, trace) = loss_of(tr_grad)
-            grads = {}
-        new_train, new_opt = {}, {}
-        for name, node in self.areas.items():
-            rule = self.rules[name]
-
-            def cost_fn(p, name=name):
-                return self._loss({**train, name: p}, fixed, state, batch, key, step, ())[0]
-
-            ctx = RuleContext(node.area, train[name], grads.get(name), cost_fn,
-                              {k: v for k, v in trace.items() if k.startswith(name + ".")},
-                              jax.random.fold_in(jax.random.fold_in(key, 7919), node.index), dict(node.spec.rule[1]))
-            pseudo_grad = rule.update(ctx)
-            upd, new_opt[name] = self.optimizers[name].update(pseudo_grad, opt_state[name], train[name])
-            new_train[name] = optax.apply_updates(train[name], upd)
-        return self._merge(new_train, fixed), new_opt, new_state, metrics
-
-    def train_step(self, params, opt_state, state, batch, key, step):
+    def train_step(self, params, opt_state, state, batch, key, step, *, check_finite: bool = True,
+                   return_state: bool = False):
         """ONE compiled update of every area: scan the episode, every cost, every rule, every optimiser.
 
         Args:
@@ -404,18 +282,22 @@ class Brain:
             state: the brain state at the episode start (``init_state(B)`` for a fresh episode).
             batch: ``{input name: [T, B, dim]}``.
             key: this step's key.
-            step: the training step (drives cost-weight schedules).
+            step: the training step (drives cost-weight schedules): an int or an int32 device scalar.
+            check_finite: add ``metrics["finite"]`` (one boolean; :meth:`diagnose` names the culprit).
+                Off, the step computes nothing for it.
+            return_state: return the episode's final state (else ``None``).
 
         Returns:
-            ``(params, opt_state, state, metrics)``.
+            ``(params, opt_state, state or None, metrics)``.
         """
-        return self._train_step(params, opt_state, state, self.check_inputs(batch), key,
-                                jnp.asarray(step, jnp.int32))
+        if not isinstance(step, jax.Array):
+            step = jnp.asarray(step, jnp.int32)
+        return self._compiled_train_step(check_finite, return_state)(params, opt_state, state,
+                                                                     self.check_inputs(batch), key, step)
 
-    def _eval_impl(self, params, state, batch, key, step):
-        train, fixed = self._trainables(params)
-        _, (state, metrics, trace) = self._loss(train, fixed, state, batch, key, step, self.probe_refs)
-        return state, metrics, trace
+    def diagnose(self, params, state, batch, key, step=0) -> dict:
+        """Re-run a batch in the NaN/Inf diagnostic mode (see :func:`brainsim.learn.diagnose`)."""
+        return self._diagnose(params, state, self.check_inputs(batch), key, jnp.asarray(step, jnp.int32))
 
     def evaluate(self, params, state, batch, key, step=0):
         """Run an episode without learning: ``(state, metrics, trace)`` (compiled once)."""

@@ -56,6 +56,10 @@ class Rule:
     options: ClassVar[tuple] = ()
     needs_grad: ClassVar[bool] = False
     needs_trace: ClassVar[bool] = False  # keep all the area's outputs in the training trace
+    frozen: ClassVar[bool] = False  # True: the engine skips the area's update entirely (exact freeze)
+
+    def __init__(self, config: Mapping[str, Any] = None):
+        self.config = dict(config or {})
 
     @classmethod
     def check_options(cls, opts: Mapping[str, Any], where: Callable[[str], Any]) -> None:
@@ -80,9 +84,14 @@ class Backprop(Rule):
 
 
 class NoLearning(Rule):
-    """Frozen params: the update is zero (the area still runs and its costs are reported)."""
+    """Frozen params: bit-identical after any number of steps (the area still runs and its costs are reported).
+
+    The engine never calls the area's optimiser (so weight decay, momentum or a schedule cannot move
+    it); :meth:`update` returning zeros is only for callers that apply a rule themselves.
+    """
 
     name = "none"
+    frozen = True
 
     def update(self, ctx: RuleContext) -> Any:
         return jax.tree.map(jnp.zeros_like, ctx.params)
@@ -93,4 +102,4 @@ RULES: dict[str, type[Rule]] = {r.name: r for r in (Backprop, NoLearning)}
 
 def make_rule(name: str, options: tuple = ()) -> Rule:
     """Instantiate a rule from its wiring ``(name, options)``."""
-    return RULES[name]()
+    return RULES[name](dict(options))

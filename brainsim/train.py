@@ -155,13 +155,19 @@ def finite_order(brain) -> dict[str, int]:
     return {n: i for i, n in enumerate(order)}
 
 
+def is_flag(key: str) -> bool:
+    """True for the engine's finite-value flags (``"finite"``, ``"finite:area.port"``), never for ``"area/term"``."""
+    return key == "finite" or key.startswith("finite:")
+
+
 def check_finite(metrics: Mapping[str, Any], step: int, *, order: Optional[Mapping[str, int]] = None,
                  label: Optional[str] = None, checkpoint: Optional[str] = None) -> None:
     """Raise :class:`~brainsim.errors.NonFiniteError` if a training step produced a NaN or Inf.
 
     Args:
-        metrics: what ``brain.train_step`` returned: ``"area/term"`` and ``"loss"`` scalars and
-            ``"finite:area.port"`` booleans (False when that output held a NaN/Inf during the episode).
+        metrics: ``"area/term"`` and ``"loss"`` scalars, the train step's ``"finite"`` flag, and, from
+            the diagnostic re-run (:meth:`brainsim.brain.Brain.diagnose`), ``"finite:area.port"`` (False
+            when that output held a NaN/Inf during the episode) and ``"finite:grad:area"`` booleans.
         step: the training step (as in ``metrics.jsonl``).
         order: area -> schedule rank (:func:`finite_order`); the most upstream culprit is named first.
         label: the model being trained (a scenario may train several).
@@ -171,15 +177,17 @@ def check_finite(metrics: Mapping[str, Any], step: int, *, order: Optional[Mappi
     the step, and lists every other non-finite value in the hint. It is a host-side check of a
     few scalars the step already computes: one small device-to-host transfer per step.
     """
-    flags = [k for k in metrics if k.startswith("finite:")]
-    # fast path: the output flags and the total loss (a NaN/Inf in any weighted cost term reaches it)
+    flags = [k for k in metrics if is_flag(k)]
+    # fast path: the flags and the total loss (a NaN/Inf in any weighted cost term reaches it)
     quick = jax.device_get([metrics[k] for k in flags] + ([metrics["loss"]] if "loss" in metrics else []))
     if all(bool(v) for v in quick[:len(flags)]) and all(np.isfinite(v) for v in quick[len(flags):]):
         return
     host = jax.device_get(dict(metrics))
-    ports = [k[len("finite:"):] for k, v in host.items() if k.startswith("finite:") and not bool(v)]
-    costs = [k for k, v in host.items() if not k.startswith("finite:") and not np.all(np.isfinite(v))]
-    if not ports and not costs:
+    ports = [k[len("finite:"):] for k, v in host.items()
+             if k.startswith("finite:") and not k.startswith("finite:grad:") and not bool(v)]
+    grads = [k[len("finite:grad:"):] for k, v in host.items() if k.startswith("finite:grad:") and not bool(v)]
+    costs = [k for k, v in host.items() if not is_flag(k) and not np.all(np.isfinite(v))]
+    if not ports and not costs and not grads and bool(host.get("finite", True)):
         return
     order = order or {}
     rank = lambda name: (order.get(name.replace("/", ".").split(".", 1)[0], len(order)), name)  # noqa: E731
@@ -193,6 +201,13 @@ def check_finite(metrics: Mapping[str, Any], step: int, *, order: Optional[Mappi
         area, term = area_costs[0].split("/", 1)
         what, where = f"area '{area}', cost term '{term}'", f"areas.{area}.costs.{term}"
         others = area_costs[1:] + [c for c in costs if "/" not in c]
+    elif grads:
+        area = min(grads, key=rank)
+        what, where = f"area '{area}', the gradient of its parameters", f"areas.{area}"
+        others = [f"gradient of {g}" for g in sorted(set(grads) - {area}, key=rank)] + costs
+    elif not costs:
+        what, where = "a gradient", "loss"
+        others = []
     else:
         what, where = "the total cost 'loss'", "loss"
         others = [c for c in costs if c != "loss"]
@@ -207,22 +222,25 @@ def check_finite(metrics: Mapping[str, Any], step: int, *, order: Optional[Mappi
 class FiniteGuard:
     """Checks every training step for NaN/Inf without stalling the device.
 
-    ``add(step, metrics)`` queues a step.  Once ``depth + in_flight`` steps are queued, all but the
-    newest ``in_flight`` ones are checked with ONE device-to-host transfer: the host only ever
-    waits for steps that are already followed by queued work, so the device never idles because
-    of the guard.  :meth:`flush` checks everything (before every checkpoint and at the end), so a
-    checkpoint never holds a state that came after a non-finite step.  The first bad step is
-    reported exactly (:func:`check_finite`), at most ``depth + in_flight`` steps after it ran.
+    ``add(step, metrics, replay)`` queues a step.  Once ``depth + in_flight`` steps are queued, all but
+    the newest ``in_flight`` ones are checked with ONE device-to-host transfer of their ``finite`` flags
+    and losses: the host only ever waits for steps that are already followed by queued work, so the
+    device never idles because of the guard.  :meth:`flush` checks everything (before every checkpoint
+    and at the end), so a checkpoint never holds a state that came after a non-finite step.  When a
+    step's flag trips, its batch is re-run once in the diagnostic mode (``replay`` = the arguments of
+    :meth:`brainsim.brain.Brain.diagnose`: the params *before* that step, state, batch, key, step) to
+    name the area, port or cost term (:func:`check_finite`), at most ``depth + in_flight`` steps late.
     """
 
     def __init__(self, brain, *, depth: int = 8, in_flight: int = 2, label: Optional[str] = None,
                  checkpoint: Optional[Callable[[], Optional[str]]] = None):
+        self.brain = brain
         self.order = finite_order(brain)
         self.depth, self.in_flight, self.label, self.checkpoint = depth, in_flight, label, checkpoint
         self.pending: list = []
 
-    def add(self, step: int, metrics: Mapping[str, Any]) -> None:
-        self.pending.append((step, metrics))
+    def add(self, step: int, metrics: Mapping[str, Any], replay: Optional[tuple] = None) -> None:
+        self.pending.append((step, metrics, replay))
         if len(self.pending) >= self.depth + self.in_flight:
             ready, self.pending = self.pending[:-self.in_flight], self.pending[-self.in_flight:]
             self._check(ready)
@@ -234,11 +252,13 @@ class FiniteGuard:
     def _check(self, pending: list) -> None:
         if not pending:
             return
-        keys = [k for k in pending[0][1] if k.startswith("finite:") or k == "loss"]
-        values = jax.device_get([[m[k] for k in keys] for _, m in pending])
-        for (step, m), vals in zip(pending, values):
-            if not all(bool(v) if k.startswith("finite:") else np.isfinite(v) for k, v in zip(keys, vals)):
+        keys = [k for k in pending[0][1] if is_flag(k) or k == "loss"]
+        values = jax.device_get([[m[k] for k in keys] for _, m, _ in pending])
+        for (step, m, replay), vals in zip(pending, values):
+            if not all(bool(v) if is_flag(k) else np.isfinite(v) for k, v in zip(keys, vals)):
                 self.pending = []
+                if replay is not None:
+                    m = {**m, **self.brain.diagnose(*replay)}
                 check_finite(m, step, order=self.order, label=self.label,
                              checkpoint=self.checkpoint() if self.checkpoint else None)
 
@@ -283,75 +303,106 @@ def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, k
         ``wall_seconds`` adds the training time of earlier (killed) sessions up to their checkpoint.
     """
     rngs = dict(rngs or {})
-    earlier = 0.0
+    run = _FitRun(brain, steps, key, rngs, callback_state, checkpointer, label, check_finite_values)
     if resume and checkpointer is not None and checkpointer.latest_step() is not None:
-        r = checkpointer.restore({"params": params, "opt_state": opt_state, "key": key})
-        params, opt_state, key = r.tree["params"], r.tree["opt_state"], r.tree["key"]
-        for name, st in r.meta.get("rngs", {}).items():
-            if name in rngs:
-                rngs[name].bit_generator.state = st
-        if callback_state is not None:
-            callback_state.clear()
-            callback_state.update(r.meta.get("callback_state", {}))
-        start_step, earlier = r.step, float(r.meta.get("train_seconds", 0.0))
-        if r.meta.get("done"):
-            return FitResult(params, opt_state, r.step, [], 0.0, earlier, bool(r.meta.get("stopped")))
+        params, opt_state, start_step, done = run.restore(params, opt_state)
+        if done is not None:
+            return done
     bar = Progress(steps, desc, enabled=progress, start=start_step)
-    t_start = time.perf_counter()
-    first = second = None
-    history, stopped, step = [], False, start_step - 1
-
-    def last_good() -> Optional[str]:
-        s = checkpointer.latest_step() if checkpointer is not None else None
-        return None if s is None else str(checkpointer.path(s))
-
-    guard = FiniteGuard(brain, label=label, checkpoint=last_good) if check_finite_values else None
-
-    def save(n: int, done: bool) -> None:
-        meta = {"rngs": {k: g.bit_generator.state for k, g in rngs.items()},
-                "callback_state": dict(callback_state or {}), "done": done, "stopped": stopped,
-                "train_seconds": earlier + time.perf_counter() - t_start, "label": label, "total_steps": steps}
-        checkpointer.save(n, {"params": params, "opt_state": opt_state, "key": key}, meta)
-
+    step = start_step - 1
     for step in range(start_step, steps):
         batch = batch_fn(step)
-        B = batch_size or next(iter(batch.values())).shape[1]
-        t0 = time.perf_counter()
-        params, opt_state, _, m = brain.train_step(params, opt_state, brain.init_state(B), batch,
-                                                   jax.random.fold_in(key, step), step)
-        if guard is not None:
-            guard.add(step, m)
+        params, opt_state, m = run.train(params, opt_state, batch, step, batch_size)
         extra = callback(step, m, params) if callback is not None else None
-        if first is None or second is None:
-            jax.block_until_ready(m["loss"])
-            dt = time.perf_counter() - t0
-            first, second = (dt, None) if first is None else (first, dt)
-        record = None
         if (step + 1) % log_every == 0 or step == steps - 1 or (extra and extra.get("stop")):
-            record = {"step": step, **{k: float(v) for k, v in m.items() if not k.startswith("finite:")}}
-            if extra:
-                record.update({k: v for k, v in extra.items() if k != "stop"})
-            history.append(record)
-            if metrics is not None:
-                metrics.write(record)
-            if guard is not None:
-                guard.flush()  # cheap here: the host has just waited for this step's values
+            record = run.log(step, m, extra, metrics)
             bar.update(step + 1, f"loss {record['loss']:.4g}")
         if extra and extra.get("stop"):
-            stopped = True
+            run.stopped = True
             break
         if checkpointer is not None and checkpointer.due(step + 1) and step + 1 < steps:
-            if guard is not None:
-                guard.flush()  # never checkpoint a non-finite state
-            save(step + 1, done=False)
-    if guard is not None:
-        guard.flush()
+            run.save(step + 1, params, opt_state, done=False)
+    run.check()
     bar.close()
     if checkpointer is not None and step + 1 > start_step:
-        save(step + 1, done=True)
-    compile_s = max(0.0, (first or 0.0) - (second or 0.0))
-    return FitResult(params, opt_state, step + 1, history, compile_s, earlier + time.perf_counter() - t_start,
-                     stopped)
+        run.save(step + 1, params, opt_state, done=True)
+    return run.result(params, opt_state, step + 1)
+
+
+class _FitRun:
+    """The phases of :func:`fit`: restore, train one step, log, save, finish (state shared between them)."""
+
+    def __init__(self, brain, steps, key, rngs, callback_state, checkpointer, label, check_finite_values):
+        self.brain, self.steps, self.key, self.rngs = brain, steps, key, rngs
+        self.callback_state, self.checkpointer, self.label = callback_state, checkpointer, label
+        self.checked = check_finite_values
+        self.guard = FiniteGuard(brain, label=label, checkpoint=self._last_good) if check_finite_values else None
+        self.earlier, self.t_start = 0.0, time.perf_counter()
+        self.first = self.second = None
+        self.history: list = []
+        self.stopped = False
+
+    def _last_good(self) -> Optional[str]:
+        s = self.checkpointer.latest_step() if self.checkpointer is not None else None
+        return None if s is None else str(self.checkpointer.path(s))
+
+    def restore(self, params, opt_state):
+        """Load the latest checkpoint: ``(params, opt_state, start_step, FitResult if it was done else None)``."""
+        r = self.checkpointer.restore({"params": params, "opt_state": opt_state, "key": self.key})
+        params, opt_state, self.key = r.tree["params"], r.tree["opt_state"], r.tree["key"]
+        for name, st in r.meta.get("rngs", {}).items():
+            if name in self.rngs:
+                self.rngs[name].bit_generator.state = st
+        if self.callback_state is not None:
+            self.callback_state.clear()
+            self.callback_state.update(r.meta.get("callback_state", {}))
+        self.earlier = float(r.meta.get("train_seconds", 0.0))
+        self.t_start = time.perf_counter()
+        done = FitResult(params, opt_state, r.step, [], 0.0, self.earlier, bool(r.meta.get("stopped"))) \
+            if r.meta.get("done") else None
+        return params, opt_state, r.step, done
+
+    def train(self, params, opt_state, batch, step: int, batch_size: Optional[int]):
+        """One compiled train step from a fresh state; the guard queues it (with what a re-run needs)."""
+        B = batch_size or next(iter(batch.values())).shape[1]
+        state, key = self.brain.init_state(B), jax.random.fold_in(self.key, step)
+        t0 = time.perf_counter()
+        new_params, opt_state, _, m = self.brain.train_step(params, opt_state, state, batch, key, step,
+                                                            check_finite=self.checked)
+        if self.guard is not None:
+            self.guard.add(step, m, replay=(params, state, batch, key, step))
+        if self.first is None or self.second is None:
+            jax.block_until_ready(m["loss"])
+            dt = time.perf_counter() - t0
+            self.first, self.second = (dt, None) if self.first is None else (self.first, dt)
+        return new_params, opt_state, m
+
+    def log(self, step: int, m: Mapping, extra: Optional[dict], metrics: Optional[MetricsLog]) -> dict:
+        record = {"step": step, **{k: float(v) for k, v in m.items() if not is_flag(k)}}
+        if extra:
+            record.update({k: v for k, v in extra.items() if k != "stop"})
+        self.history.append(record)
+        if metrics is not None:
+            metrics.write(record)
+        self.check()  # cheap here: the host has just waited for this step's values
+        return record
+
+    def check(self) -> None:
+        if self.guard is not None:
+            self.guard.flush()
+
+    def save(self, n: int, params, opt_state, done: bool) -> None:
+        self.check()  # never checkpoint a non-finite state
+        meta = {"rngs": {k: g.bit_generator.state for k, g in self.rngs.items()},
+                "callback_state": dict(self.callback_state or {}), "done": done, "stopped": self.stopped,
+                "train_seconds": self.earlier + time.perf_counter() - self.t_start, "label": self.label,
+                "total_steps": self.steps}
+        self.checkpointer.save(n, {"params": params, "opt_state": opt_state, "key": self.key}, meta)
+
+    def result(self, params, opt_state, steps: int) -> FitResult:
+        compile_s = max(0.0, (self.first or 0.0) - (self.second or 0.0))
+        return FitResult(params, opt_state, steps, self.history, compile_s,
+                         self.earlier + time.perf_counter() - self.t_start, self.stopped)
 
 
 def atomic_write_text(path: "str | Path", text: str) -> None:

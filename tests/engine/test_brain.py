@@ -9,6 +9,7 @@ import pytest
 from flax import nnx
 
 from brainsim.brain import from_yaml
+from brainsim.learn import episode_loss, trainables
 
 
 def brain_of(text):
@@ -204,10 +205,12 @@ def _grad_of_a_cost_wrt_b(credit):
     params, state = brain.init(jax.random.key(0), batch=2)
     rng = np.random.default_rng(0)
     batch = {"x": rng.normal(size=(5, 2, 3)).astype(np.float32), "y": rng.normal(size=(5, 2, 2)).astype(np.float32)}
-    train, fixed = brain._trainables(params)
+    train, fixed = trainables(brain.plan, params)
+    batch = brain.check_inputs(batch)
 
     def a_cost(tb):
-        _, (_, metrics, _) = brain._loss({**train, "b": tb}, fixed, state, batch, jax.random.key(1), 0, ())
+        _, (_, metrics, _, _) = episode_loss(brain.plan, {**train, "b": tb}, fixed, state, batch, jax.random.key(1),
+                                             0, ())
         return metrics["a/supervised"]
 
     return jax.grad(a_cost)(train["b"])

@@ -30,7 +30,9 @@ def test_wiring_validates_and_trains_a_few_steps(path, capsys):
     for i in range(3):
         new_params, opt, _, m = brain.train_step(params, opt, state, batch, jax.random.key(i), i)
         losses.append(float(m["loss"]))
-        assert all(bool(v) for k, v in m.items() if k.startswith("finite:")), path.stem
+        assert bool(m["finite"]), path.stem
+        diag = brain.diagnose(params, state, batch, jax.random.key(i), i)  # every output and gradient finite
+        assert all(bool(v) for k, v in diag.items() if k.startswith("finite:")) and len(diag) > len(m), path.stem
         moved = any(not np.array_equal(np.asarray(a), np.asarray(b))
                     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(new_params)))
         params = new_params

@@ -204,12 +204,20 @@ def resolve_term(area_cls, spec: CostSpec, where: Any = None) -> Callable:
     """The function computing ``spec`` for areas of ``area_cls`` (area terms win over generic ones)."""
     if spec.name in area_cls.cost_terms:
         fn = area_term(spec.name)
+        # an area term takes only the options its class declares in ``cost_options = {term: (option, ...)}``
+        allowed = tuple(getattr(area_cls, "cost_options", {}).get(spec.name, ()))
+        for k, _ in spec.options:
+            if k not in allowed:
+                raise WiringError(f"cost term '{spec.name}' of area type '{area_cls.type_name}' has no option "
+                                  f"'{k}'{did_you_mean(k, ('weight', 'schedule') + allowed)}", where,
+                                  hint="options: " + ", ".join(("weight", "schedule") + allowed))
     elif spec.name in GENERIC_TERMS:
         fn = GENERIC_TERMS[spec.name]
         allowed = GENERIC_OPTIONS[spec.name]
         for k, _ in spec.options:
             if k not in allowed:
-                raise WiringError(f"cost term '{spec.name}' has no option '{k}'{did_you_mean(k, allowed)}", where,
+                raise WiringError(f"cost term '{spec.name}' has no option '{k}'"
+                                  f"{did_you_mean(k, ('weight', 'schedule') + allowed)}", where,
                                   hint=f"options: weight, schedule, {', '.join(allowed)}")
         if spec.name == "supervised" and not isinstance(spec.opts.get("target"), str):
             raise WiringError("cost term 'supervised' needs a 'target' (the external input holding the target)",

@@ -19,15 +19,15 @@ subgraph of areas (gate sources count as zero-delay dependencies).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 import networkx as nx
 
 from .area import Area, AreaError, build_config, get_area_type
-from .costs import TARGET_OPTIONS, CostSpec, resolve_term
+from .costs import TARGET_OPTIONS, resolve_term
 from .errors import WiringError, did_you_mean
-from .wiring import EdgeSpec, Ref, WiringSpec
+from .wiring import Ref, WiringSpec
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,18 @@ class Edge:
         return f"{self.src} -> {self.dst}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class AreaNode:
-    """An area in a built graph."""
+    """An area in a built graph.
+
+    Attributes:
+        name: its name in the wiring.
+        spec: its :class:`~brainsim.wiring.AreaSpec`.
+        area: the built :class:`~brainsim.area.Area`.
+        replicas: number of copies with stacked params.
+        costs: ``((CostSpec, term fn), ...)``.
+        index: rank in the sorted area names.
+    """
 
     name: str
     spec: Any  # AreaSpec
@@ -78,9 +87,19 @@ class AreaNode:
         return self.area.out_dims[port] * self.replicas
 
 
-@dataclass
+@dataclass(frozen=True)
 class BrainGraph:
-    """A checked wiring: the graph, the built areas, the edges and the schedule."""
+    """A checked wiring: the graph, the built areas, the edges and the schedule.
+
+    Attributes:
+        spec: the wiring spec.
+        graph: the ``networkx.MultiDiGraph`` (nodes: inputs and areas; one multi-edge per connection
+            with ``kind="signal"``, plus ``kind="gate"`` edges from gate sources).
+        areas: ``{name: AreaNode}`` sorted by name.
+        edges: :class:`Edge` s in wiring order.
+        schedule: generations of the zero-delay subgraph, each a sorted tuple of area names.
+        warnings: ``file:line:col: warning: ...`` lines (e.g. an unused input).
+    """
 
     spec: WiringSpec
     graph: nx.MultiDiGraph
@@ -130,9 +149,21 @@ def _ref_dim(spec: WiringSpec, nodes: dict, ref: Ref, where, role: str) -> Optio
 
 
 def build_graph(spec: WiringSpec) -> BrainGraph:
-    """Check a wiring spec and build its graph, areas and schedule."""
-    warnings: list[str] = []
-    # ---- area types and options (auto dims resolved below)
+    """Check a wiring spec and build its graph, areas and schedule (each phase raises a located WiringError)."""
+    classes, configs = _area_types_and_configs(spec)
+    _check_target_ports(spec, classes)
+    nodes = _build_areas(spec, classes, configs)
+    edges = _build_edges(spec, nodes)
+    _check_required_inputs(spec, nodes, edges)
+    nodes = {n: replace(node, costs=_area_costs(spec, node)) for n, node in nodes.items()}
+    _check_probes_and_outputs(spec, nodes)
+    g = _networkx_graph(spec, nodes, edges)
+    schedule = _schedule(spec, nodes, edges, g)
+    return BrainGraph(spec, g, nodes, tuple(edges), schedule, _unused_input_warnings(spec, nodes, edges))
+
+
+def _area_types_and_configs(spec: WiringSpec) -> tuple[dict, dict]:
+    """``({area: class}, {area: Config})``: every area type known and its options valid."""
     classes, configs = {}, {}
     for a in spec.areas:
         try:
@@ -146,8 +177,11 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                                            if spec.locs else f"areas.{n}")
         except AreaError as e:
             raise WiringError(e.message, e.where, e.hint) from None
+    return classes, configs
 
-    # ---- ports of connection targets exist
+
+def _check_target_ports(spec: WiringSpec, classes: dict) -> None:
+    """Every connection ends at an existing input port of an area."""
     for e in spec.connections:
         if e.dst.node not in classes:
             if e.dst.node in spec.input_dims:
@@ -162,7 +196,9 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                               hint="its inputs: " + ", ".join(cls.inputs) +
                                    (f"; '{e.dst.port}' is an output port" if e.dst.port in cls.outputs else ""))
 
-    # ---- resolve "auto" dims to a fixed point, then build the areas
+
+def _build_areas(spec: WiringSpec, classes: dict, configs: dict) -> dict:
+    """Build every area, resolving ``auto`` input dims to a fixed point; ``{name: AreaNode}`` sorted, indexed."""
     nodes: dict[str, AreaNode] = {}
     pending = {a.name: a for a in spec.areas}
     incoming = {n: [e for e in spec.connections if e.dst.node == n] for n in pending}
@@ -211,11 +247,11 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
             raise WiringError(f"cannot infer the 'auto' input dimensions of {names}: they depend on each other",
                               _area_loc(spec, sorted(pending)[0]),
                               hint="give one of them a fixed size in its config, or break the loop")
-    nodes = {n: nodes[n] for n in sorted(nodes)}
-    for i, n in enumerate(nodes.values()):
-        n.index = i
+    return {n: replace(nodes[n], index=i) for i, n in enumerate(sorted(nodes))}
 
-    # ---- edges: sources, gates, dims
+
+def _build_edges(spec: WiringSpec, nodes: dict) -> list:
+    """Every connection as an :class:`Edge` with resolved dims (dims agree or a projection maps them; gates fit)."""
     edges = []
     for e in spec.connections:
         src_dim = _ref_dim(spec, nodes, e.src, e.loc, f"connection '{e}': source")
@@ -234,8 +270,10 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                     f"gate '{e.gate}' of connection '{e}' has {gate_dim} channels: select one with "
                     f"'{e.gate}[k]' (k in 0..{gate_dim - 1}) or use a gate of dim {dst_dim}", gloc)
         edges.append(Edge(e.index, e.src, e.dst, src_dim, dst_dim, e.delay, e.weight, e.gate, gate_dim, e.projection))
+    return edges
 
-    # ---- required inputs connected
+
+def _check_required_inputs(spec: WiringSpec, nodes: dict, edges: list) -> None:
     for n in nodes.values():
         connected = {e.dst.port for e in edges if e.dst.node == n.name}
         for port, pspec in n.area.inputs.items():
@@ -244,44 +282,46 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                                   _area_loc(spec, n.name),
                                   hint=f"add a connection like `- <source> -> {n.name}.{port}`")
 
-    # ---- costs
-    for n in nodes.values():
-        costs = []
-        for c in n.spec.costs:
-            path = ("areas", n.name, "costs", c.name)
-            where = spec.where(*path, key=True)
-            fn = resolve_term(type(n.area), c, where)
-            for opt in TARGET_OPTIONS:
-                tname = c.opts.get(opt)
-                if opt in c.opts and tname not in spec.input_dims:
-                    raise WiringError(f"cost '{c.name}' of area '{n.name}': {opt} '{tname}' is not an external input"
-                                      f"{did_you_mean(str(tname), spec.input_dims)}", spec.where(*path, opt),
-                                      hint=f"declare it under `inputs:` (e.g. {tname}: <dim>)" if isinstance(tname, str)
-                                      else f"name an external input: {', '.join(spec.input_dims)}")
-            port = c.opts.get("port")
-            if port is not None and port not in n.area.outputs:
-                raise WiringError(f"cost '{c.name}' of area '{n.name}': no output port '{port}'"
-                                  f"{did_you_mean(str(port), n.area.outputs)}", spec.where(*path, "port"),
-                                  hint="outputs: " + ", ".join(n.area.outputs))
-            if c.name == "supervised" and c.name not in n.area.cost_terms and \
-                    c.opts.get("loss", "mse") not in ("mse", "cross_entropy"):
-                raise WiringError(f"cost 'supervised' of area '{n.name}': unknown loss {c.opts['loss']!r}"
-                                  f"{did_you_mean(str(c.opts['loss']), ('mse', 'cross_entropy'))}",
-                                  spec.where(*path, "loss"), hint="loss: mse (default) or cross_entropy")
-            if c.name == "supervised":
-                port = port or next(iter(n.area.outputs))
-                tdim, pdim = spec.input_dims[c.opts["target"]], n.area.out_dims[port]
-                if tdim != pdim:
-                    raise WiringError(f"cost 'supervised' of area '{n.name}': target '{c.opts['target']}' has dim "
-                                      f"{tdim} but '{n.name}.{port}' has dim {pdim}", where,
-                                      hint="make the readout size equal to the target's dimension")
-                if "mask" in c.opts and spec.input_dims[c.opts["mask"]] != 1:
-                    raise WiringError(f"cost 'supervised' of area '{n.name}': mask '{c.opts['mask']}' must have dim 1",
-                                      where)
-            costs.append((c, fn))
-        n.costs = tuple(costs)
 
-    # ---- probes and outputs
+def _area_costs(spec: WiringSpec, n: AreaNode) -> tuple:
+    """``((CostSpec, term fn), ...)`` of one area: terms exist, options valid, targets are inputs of the right dim."""
+    costs = []
+    for c in n.spec.costs:
+        path = ("areas", n.name, "costs", c.name)
+        where = spec.where(*path, key=True)
+        fn = resolve_term(type(n.area), c, where)
+        for opt in TARGET_OPTIONS:
+            tname = c.opts.get(opt)
+            if opt in c.opts and tname not in spec.input_dims:
+                raise WiringError(f"cost '{c.name}' of area '{n.name}': {opt} '{tname}' is not an external input"
+                                  f"{did_you_mean(str(tname), spec.input_dims)}", spec.where(*path, opt),
+                                  hint=f"declare it under `inputs:` (e.g. {tname}: <dim>)" if isinstance(tname, str)
+                                  else f"name an external input: {', '.join(spec.input_dims)}")
+        port = c.opts.get("port")
+        if port is not None and port not in n.area.outputs:
+            raise WiringError(f"cost '{c.name}' of area '{n.name}': no output port '{port}'"
+                              f"{did_you_mean(str(port), n.area.outputs)}", spec.where(*path, "port"),
+                              hint="outputs: " + ", ".join(n.area.outputs))
+        if c.name == "supervised" and c.name not in n.area.cost_terms and \
+                c.opts.get("loss", "mse") not in ("mse", "cross_entropy"):
+            raise WiringError(f"cost 'supervised' of area '{n.name}': unknown loss {c.opts['loss']!r}"
+                              f"{did_you_mean(str(c.opts['loss']), ('mse', 'cross_entropy'))}",
+                              spec.where(*path, "loss"), hint="loss: mse (default) or cross_entropy")
+        if c.name == "supervised":
+            port = port or next(iter(n.area.outputs))
+            tdim, pdim = spec.input_dims[c.opts["target"]], n.area.out_dims[port]
+            if tdim != pdim:
+                raise WiringError(f"cost 'supervised' of area '{n.name}': target '{c.opts['target']}' has dim "
+                                  f"{tdim} but '{n.name}.{port}' has dim {pdim}", where,
+                                  hint="make the readout size equal to the target's dimension")
+            if "mask" in c.opts and spec.input_dims[c.opts["mask"]] != 1:
+                raise WiringError(f"cost 'supervised' of area '{n.name}': mask '{c.opts['mask']}' must have dim 1",
+                                  where)
+        costs.append((c, fn))
+    return tuple(costs)
+
+
+def _check_probes_and_outputs(spec: WiringSpec, nodes: dict) -> None:
     for i, p in enumerate(spec.probes):
         if p.port is None:
             if p.node not in nodes:
@@ -295,7 +335,9 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
                               spec.where("outputs", name))
         _ref_dim(spec, nodes, ref, spec.where("outputs", name), f"output '{name}'")
 
-    # ---- the graph
+
+def _networkx_graph(spec: WiringSpec, nodes: dict, edges: list) -> nx.MultiDiGraph:
+    """Inputs and areas as nodes (sorted), one multi-edge per connection and one per gate."""
     g = nx.MultiDiGraph(name=spec.name)
     g.add_nodes_from([(k, {"kind": "input", "dim": d}) for k, d in sorted(spec.inputs)])
     g.add_nodes_from([(k, {"kind": "area", "type": n.area.type_name, "replicas": n.replicas})
@@ -304,8 +346,11 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
         g.add_edge(e.src.node, e.dst.node, key=e.index, edge=e, delay=e.delay, kind="signal")
         if e.gate is not None:
             g.add_edge(e.gate.node, e.dst.node, key=f"gate{e.index}", edge=e, delay=0, kind="gate")
+    return g
 
-    # ---- zero-delay cycles and the schedule
+
+def _schedule(spec: WiringSpec, nodes: dict, edges: list, g: nx.MultiDiGraph) -> tuple:
+    """Topological generations of the zero-delay area subgraph (a zero-delay cycle is an error)."""
     zero = nx.DiGraph()
     zero.add_nodes_from(sorted(nodes))
     zero.add_edges_from(sorted({(u, v) for u, v, d in g.edges(data=True)
@@ -322,9 +367,12 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
         raise WiringError(f"zero-delay cycle: {path}", loc,
                           hint="a loop needs a delay: add `delay: 1` to one of its connections, e.g. "
                                f"{{from: {first.src if first else u}, to: {first.dst if first else v}, delay: 1}}")
-    schedule = tuple(tuple(sorted(gen)) for gen in nx.topological_generations(zero))
+    return tuple(tuple(sorted(gen)) for gen in nx.topological_generations(zero))
 
-    # ---- unused inputs (warning)
+
+def _unused_input_warnings(spec: WiringSpec, nodes: dict, edges: list) -> list:
+    """A warning per external input no connection, gate or cost uses."""
+    warnings: list[str] = []
     used = {e.src.node for e in edges} | {e.gate.node for e in edges if e.gate is not None}
     for n in nodes.values():
         for c, _ in n.costs:
@@ -333,7 +381,7 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
         if name not in used:
             loc = spec.where("inputs", name)
             warnings.append(f"{loc}: warning: external input '{name}' is not used by any connection, gate or cost")
-    return BrainGraph(spec, g, nodes, tuple(edges), schedule, warnings)
+    return warnings
 
 
 def _area_loc(spec: WiringSpec, name: str):

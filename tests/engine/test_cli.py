@@ -71,7 +71,7 @@ def test_run_twelve_ax_quick_writes_valid_summary(tmp_path):
         assert k in summary
     assert summary["scenario"] == "twelve_ax" and summary["quick"] is True and summary["seed"] == 0
     assert r.returncode == (0 if summary["passed"] else 1)
-    assert summary["wall_seconds"] < 60
+    assert 0 <= summary["compile_seconds"] <= summary["wall_seconds"]  # tests never assert wall-clock limits
     models = summary["metrics"]["models"]
     assert "lstm_baseline" in models
     for m in models.values():

@@ -17,10 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .area import split_learned
 from .errors import ShapeError
 from .graph import BrainGraph, build_graph
-from .learn import diagnose, episode_loss, make_train_step, trainables
+from .learn import diagnose, episode_loss, make_train_step, split_paths, trainables
 from .optim import make_optimizer
 from .plan import INIT_PROJECTIONS, build_plan
 from .rules import make_rule
@@ -41,6 +40,11 @@ def load(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "
 def from_yaml(text: str, file: str = "<string>") -> "Brain":
     """Build a brain from wiring text (handy in tests and notebooks)."""
     return Brain(build_graph(parse_wiring(text, file)))
+
+
+def _pure(state) -> dict:
+    """An area's ``nnx.State`` as a plain nested dict of arrays (fast to flatten at the jit boundary)."""
+    return state.to_pure_dict() if hasattr(state, "to_pure_dict") else dict(state)
 
 
 def _shared_optimizers(chains: Mapping[str, tuple]) -> dict:
@@ -85,7 +89,7 @@ class Brain:
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, batch: int = 1) -> tuple[dict, dict]:
-        """Create ``(params, state)`` for a batch of ``batch`` samples."""
+        """Create ``(params, state)`` for a batch of ``batch`` samples (params: plain nested dicts of arrays)."""
         return self._init_params(key), self.init_state(batch)
 
     def _init_params_impl(self, key: jax.Array) -> dict:
@@ -94,9 +98,9 @@ class Brain:
             k = jax.random.fold_in(key, node.index)
             if node.replicas > 1:
                 keys = jax.random.split(k, node.replicas)
-                params["areas"][name] = jax.vmap(lambda kk, a=node.area: a.init(kk)[0])(keys)
+                params["areas"][name] = jax.vmap(lambda kk, a=node.area: _pure(a.init(kk)[0]))(keys)
             else:
-                params["areas"][name] = node.area.init(k)[0]
+                params["areas"][name] = _pure(node.area.init(k)[0])
         for e in self.graph.edges:
             if e.projection == "linear":
                 k = jax.random.fold_in(jax.random.fold_in(key, INIT_PROJECTIONS), e.index)
@@ -135,7 +139,7 @@ class Brain:
         """Learnable scalars per area (its projections included)."""
         out = {}
         for name in self.areas:
-            learned, _ = split_learned(params["areas"][name])
+            learned, _ = split_paths(params["areas"][name], self.plan.area(name).learned)
             n = sum(int(x.size) for x in jax.tree.leaves(learned))
             n += sum(int(params["projections"][e.name]["w"].size) for e in self.graph.edges_into(name)
                      if e.projection)

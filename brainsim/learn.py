@@ -2,9 +2,9 @@
 
 Everything here is a pure function of a :class:`~brainsim.plan.StepPlan` and
 arrays; :class:`~brainsim.brain.Brain` jits them. Shapes as in
-:mod:`brainsim.plan`; ``train`` is ``{area: {"area": learned nnx.Param state,
+:mod:`brainsim.plan`; ``train`` is ``{area: {"area": its learnable leaves (a nested dict),
 "projections": {"e<i>": {"w": ...}}}}`` (what an area's rule and optimiser
-see), ``fixed`` is ``{area: non-learned params}``.
+see), ``fixed`` is ``{area: its other leaves}``.
 
 Metrics: ``"loss"`` (the weighted total) and ``"area/term"`` (each term's mean
 over time and batch; area names never contain ``/``, so they cannot collide
@@ -22,17 +22,42 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .area import merge_learned, split_learned
 from .plan import StepPlan
 from .rules import RuleContext
 from .step import scan, stream_key
+
+
+def split_paths(tree: Mapping, paths: frozenset, prefix: tuple = ()) -> tuple[dict, dict]:
+    """Split a nested dict into ``(leaves at paths, the rest)``, both nested dicts (empty branches dropped)."""
+    picked, rest = {}, {}
+    for k, v in tree.items():
+        p = prefix + (k,)
+        if isinstance(v, Mapping):
+            a, b = split_paths(v, paths, p)
+            if a:
+                picked[k] = a
+            if b:
+                rest[k] = b
+        elif p in paths:
+            picked[k] = v
+        else:
+            rest[k] = v
+    return picked, rest
+
+
+def merge_trees(a: Mapping, b: Mapping) -> dict:
+    """Deep union of two nested dicts with disjoint leaves (inverse of :func:`split_paths`)."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = merge_trees(out[k], v) if k in out and isinstance(v, Mapping) else v
+    return out
 
 
 def trainables(plan: StepPlan, params) -> tuple[dict, dict]:
     """Split params into ``(train, fixed)`` (see the module docstring)."""
     train, fixed = {}, {}
     for a in plan.areas:
-        learned, rest = split_learned(params["areas"][a.name])
+        learned, rest = split_paths(params["areas"][a.name], a.learned)
         proj = {e.name: params["projections"][e.name] for e in a.edges if e.projection}
         train[a.name] = {"area": learned, "projections": proj}
         fixed[a.name] = rest
@@ -43,7 +68,7 @@ def merge(train: Mapping, fixed: Mapping) -> dict:
     """Inverse of :func:`trainables`."""
     params = {"areas": {}, "projections": {}}
     for name in sorted(train):
-        params["areas"][name] = merge_learned(train[name]["area"], fixed[name])
+        params["areas"][name] = merge_trees(train[name]["area"], fixed[name])
         params["projections"].update(train[name]["projections"])
     return params
 

@@ -10,8 +10,10 @@ role for a message-passing network).
 
 Shapes the plan implies (``B`` batch, ``K`` replicas of an area, ``d`` a delay):
 
-* ``params = {"areas": {name: nnx.State}, "projections": {"e<i>": {"w": [src_dim, dst_dim]}}}``;
-  a replicated area has every leaf stacked ``[K, ...]``.
+* ``params = {"areas": {name: {...}}, "projections": {"e<i>": {"w": [src_dim, dst_dim]}}}``: plain
+  nested dicts of arrays (an area's ``nnx.State.to_pure_dict()``, so the jit boundary flattens only
+  dicts); a replicated area has every leaf stacked ``[K, ...]``. ``AreaPlan.learned`` names the
+  learnable leaves.
 * ``state = {"areas": {name: area_state [B, ...]}, "delays": {"e<i>": [B, d, src_dim]}, "t": int32 []}``.
   ``t`` is one scalar for the whole batch (every sample shares the clock); a ``delay: d`` edge
   keeps a ring buffer of its last ``d`` values, slot ``t % d`` holds the value sent at ``t - d``.
@@ -23,6 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import jax
+
+from .area import split_learned
 from .wiring import Ref
 
 
@@ -76,6 +81,8 @@ class AreaPlan:
         targets: the external inputs its cost terms read (``target``/``mask`` options), sorted.
         costs: ``((CostSpec, term fn), ...)`` in wiring order.
         outputs: its output port names.
+        learned: key paths (tuples) of its learnable (``nnx.Param``) leaves in its plain-dict params;
+            the other leaves (``Fixed``: random projections, masks) are never trained.
     """
 
     name: str
@@ -86,6 +93,7 @@ class AreaPlan:
     targets: tuple
     costs: tuple
     outputs: tuple
+    learned: frozenset
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,21 @@ def _probe_refs(graph) -> tuple:
     return tuple(out)
 
 
+def key_paths(tree) -> frozenset:
+    """The key paths (tuples of dict keys) of every leaf of a nested dict."""
+    out = set()
+    for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        out.add(tuple(getattr(k, "key", getattr(k, "idx", k)) for k in path))
+    return frozenset(out)
+
+
+def _learned_paths(area) -> frozenset:
+    """Paths of an area's ``nnx.Param`` leaves, from its abstract params (nothing is computed)."""
+    abstract = jax.eval_shape(lambda: area.init(jax.random.key(0))[0])
+    learned, _ = split_learned(abstract)
+    return key_paths(learned.to_pure_dict()) if hasattr(learned, "to_pure_dict") else frozenset()
+
+
 def build_plan(graph) -> StepPlan:
     """Freeze a checked :class:`~brainsim.graph.BrainGraph` into a :class:`StepPlan`."""
     areas = []
@@ -160,7 +183,7 @@ def build_plan(graph) -> StepPlan:
             node = graph.areas[name]
             edges = tuple(_edge_plan(e, node.spec.credit) for e in graph.edges_into(name))
             areas.append(AreaPlan(name, node.index, node.area, node.replicas, edges, _targets(node),
-                                  tuple(node.costs), tuple(node.area.outputs)))
+                                  tuple(node.costs), tuple(node.area.outputs), _learned_paths(node.area)))
     credit = {n: node.spec.credit for n, node in graph.areas.items()}
     edges = tuple(_edge_plan(e, credit[e.dst.node]) for e in graph.edges)
     return StepPlan(graph.spec.name, tuple(graph.spec.inputs), tuple(areas),

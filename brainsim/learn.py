@@ -103,7 +103,7 @@ def _all_finite(tree) -> jax.Array:
     leaves = jax.tree.leaves(tree)
     if not leaves:
         return jnp.asarray(True)
-    return jnp.isfinite(sum(jnp.sum(x.astype(jnp.float32)) for x in leaves))
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))  # a sum could overflow
 
 
 def make_train_step(plan: StepPlan, rules: Mapping, optimizers: Mapping, *, keep: tuple,
@@ -133,28 +133,39 @@ def make_train_step(plan: StepPlan, rules: Mapping, optimizers: Mapping, *, keep
         else:
             _, (new_state, metrics, trace) = loss_of(tr_grad)
             grads = {}
-        rule_keys = stream_key(key, "rules")
-        new_train, new_opt = dict(train), dict(opt_state)
-        for a in plan.areas:
-            rule = rules[a.name]
-            if rule.frozen:
-                continue
 
-            def cost_fn(p, name=a.name):
-                return episode_loss(plan, {**train, name: p}, fixed, state, batch, key, step, ())[0]
+        def area_cost(name, p):  # the brain's summed cost with one area's params replaced
+            return episode_loss(plan, {**train, name: p}, fixed, state, batch, key, step, ())[0]
 
-            ctx = RuleContext(a.area, train[a.name], grads.get(a.name), cost_fn,
-                              {k: v for k, v in trace.items() if k.startswith(a.name + ".")},
-                              jax.random.fold_in(rule_keys, a.index), dict(rule.config))
-            pseudo_grad = rule.update(ctx)
-            upd, new_opt[a.name] = optimizers[a.name].update(pseudo_grad, opt_state[a.name], train[a.name])
-            new_train[a.name] = optax.apply_updates(train[a.name], upd)
+        new_train, new_opt = apply_rules(plan, rules, optimizers, train, opt_state, grads, trace, area_cost,
+                                         stream_key(key, "rules"))
         if check_finite:
             metrics = {**metrics, "finite": jnp.all(jnp.stack(
                 [jnp.isfinite(v) for v in metrics.values()] + [_all_finite(grads)]))}
         return merge(new_train, fixed), new_opt, (new_state if return_state else None), metrics
 
     return train_step
+
+
+def apply_rules(plan: StepPlan, rules: Mapping, optimizers: Mapping, train: dict, opt_state: dict, grads: dict,
+                trace: Mapping, area_cost, rule_keys: jax.Array) -> tuple[dict, dict]:
+    """Every non-frozen area: its rule's pseudo-gradient through its own optimiser -> ``(train, opt_state)``.
+
+    ``area_cost(name, params)`` is the cost closure perturbation rules use; area n's rule key is
+    ``fold_in(rule_keys, n)``.
+    """
+    new_train, new_opt = dict(train), dict(opt_state)
+    for a in plan.areas:
+        rule = rules[a.name]
+        if rule.frozen:
+            continue
+        ctx = RuleContext(a.area, train[a.name], grads.get(a.name), lambda p, name=a.name: area_cost(name, p),
+                          {k: v for k, v in trace.items() if k.startswith(a.name + ".")},
+                          jax.random.fold_in(rule_keys, a.index), dict(rule.config))
+        pseudo_grad = rule.update(ctx)
+        upd, new_opt[a.name] = optimizers[a.name].update(pseudo_grad, opt_state[a.name], train[a.name])
+        new_train[a.name] = optax.apply_updates(train[a.name], upd)
+    return new_train, new_opt
 
 
 def diagnose(plan: StepPlan, params, state, batch, key, step) -> dict:

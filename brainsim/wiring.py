@@ -470,8 +470,26 @@ def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
 
 
 def build_spec(data: Any, locs: _Locs) -> WiringSpec:
-    """Validate the document's structure and build a :class:`WiringSpec`."""
+    """Validate the document's structure and build a :class:`WiringSpec` (one phase per section)."""
     c = _Checker(locs)
+    name, defaults = _parse_document(data, locs, c)
+    inputs = _parse_inputs(data, c)
+    areas_raw = c.mapping(data["areas"], ("areas",), "areas")
+    if not areas_raw:
+        c.err(("areas",), "the wiring declares no areas", hint="add at least one area under `areas:`")
+    areas = [_parse_area(aname, block, inputs, defaults, c, locs) for aname, block in areas_raw.items()]
+    conns_raw = data.get("connections") or []
+    if not isinstance(conns_raw, list):
+        c.err(("connections",), f"connections must be a list, found {_kind(conns_raw)}",
+              hint="write each connection on its own line starting with '- '")
+    edges = [_parse_connection(i, item, inputs, areas_raw, c, locs) for i, item in enumerate(conns_raw)]
+    probes, outputs = _parse_probes_and_outputs(data, c)
+    return WiringSpec(name, tuple(inputs.items()), tuple(areas), tuple(edges), probes, outputs,
+                      locs.file, str(data.get("description", "")), locs)
+
+
+def _parse_document(data: Any, locs: _Locs, c: _Checker) -> tuple[str, tuple]:
+    """Top-level keys, the name, and the defaults areas inherit: ``(name, (credit, optimizer, rule))``."""
     c.mapping(data, (), "the wiring document")
     c.keys(data, TOP_KEYS, (), "the wiring document")
     for required in ("inputs", "areas"):
@@ -485,91 +503,96 @@ def build_spec(data: Any, locs: _Locs) -> WiringSpec:
     default_opt = _parse_optimizer(data["optimizer"], c, ("optimizer",)) if "optimizer" in data else \
         (("adam", (("learning_rate", 1e-3),)),)
     default_rule = _parse_rule(data["rule"], c, ("rule",)) if "rule" in data else ("backprop", ())
+    return name, (default_credit, default_opt, default_rule)
 
+
+def _parse_inputs(data: Any, c: _Checker) -> dict:
+    """``{input name: dim}``."""
     inputs = c.mapping(data["inputs"] if data["inputs"] is not None else {}, ("inputs",), "inputs")
     for k, v in inputs.items():
         c.name(k, ("inputs", k), "an input name")
         c.integer(v, ("inputs", k), f"the dimension of input '{k}'", minimum=1)
+    return inputs
 
-    areas_raw = c.mapping(data["areas"], ("areas",), "areas")
-    if not areas_raw:
-        c.err(("areas",), "the wiring declares no areas", hint="add at least one area under `areas:`")
-    areas = []
-    for aname, block in areas_raw.items():
-        p = ("areas", aname)
-        c.name(aname, p, "an area name")
-        if aname in inputs:
-            c.err(p, f"duplicate name '{aname}': it is both an input and an area",
-                  hint="rename one of them", key=True)
-        c.mapping(block, p, f"area '{aname}'")
-        if "type" not in block:
-            c.err(p, f"area '{aname}' has no 'type'", hint="e.g. type: lstm (see `brainsim list`)", key=True)
-        atype = block["type"]
-        if not isinstance(atype, str):
-            c.err(p + ("type",), f"the type of area '{aname}' must be a string, found {_kind(atype)}")
-        options = {k: v for k, v in block.items() if k not in AREA_META}
-        if "config" in block:
-            cfg = c.mapping(block["config"], p + ("config",), f"the config of area '{aname}'")
-            for k in cfg:
-                if k in options:
-                    c.err(p + ("config", k), f"option '{k}' of area '{aname}' is given twice (inline and in config)",
-                          key=True)
-            options.update(cfg)
-        costs = _parse_costs(block["costs"], c, p + ("costs",)) if block.get("costs") is not None else ()
-        rule = _parse_rule(block["rule"], c, p + ("rule",)) if "rule" in block else default_rule
-        opt = _parse_optimizer(block["optimizer"], c, p + ("optimizer",)) if "optimizer" in block else default_opt
-        credit = c.choice(block.get("credit", default_credit), CREDITS, p + ("credit",), f"credit of area '{aname}'")
-        replicas = c.integer(block.get("replicas", 1), p + ("replicas",), f"replicas of area '{aname}'", minimum=1)
-        areas.append(AreaSpec(aname, atype, tuple(sorted(options.items(), key=lambda kv: kv[0])), costs, rule, opt,
-                              credit, replicas, locs.where(p, key=True)))
 
-    conns_raw = data.get("connections") or []
-    if not isinstance(conns_raw, list):
-        c.err(("connections",), f"connections must be a list, found {_kind(conns_raw)}",
-              hint="write each connection on its own line starting with '- '")
-    edges = []
-    for i, item in enumerate(conns_raw):
-        p = ("connections", i)
-        if isinstance(item, str):
-            parts = item.split("->")
-            if len(parts) != 2:
-                c.err(p, f"a connection must look like 'source -> area.port', found {item!r}",
-                      hint="e.g. - stimulus -> cortex.input")
-            fields = {"from": parts[0].strip(), "to": parts[1].strip()}
-        else:
-            fields = c.mapping(item, p, "a connection")
-            c.keys(fields, EDGE_KEYS, p, "a connection")
-            for req in ("from", "to"):
-                if req not in fields:
-                    c.err(p, f"a connection needs '{req}'", hint="e.g. {from: cortex.code, to: wm.write, delay: 1}")
-        src = parse_ref(fields["from"], c, p + (("from",) if isinstance(item, dict) else ()), "a connection source",
-                        allow_channel=True)
-        dst = parse_ref(fields["to"], c, p + (("to",) if isinstance(item, dict) else ()), "a connection target")
-        if dst.node in inputs:
-            c.err(p, f"a connection target must be an area port, found '{dst}', which is an external input",
-                  hint="external inputs only send signals; connect into an area port, e.g. "
-                       f"{next(iter(areas_raw))}.input")
-        if dst.port is None:
-            c.err(p, f"a connection target must name a port: 'area.port', found '{dst}'",
-                  hint=f"e.g. {dst.node}.input")
-        delay = fields.get("delay", 0)
-        if isinstance(delay, bool) or not isinstance(delay, int):
-            c.err(p + ("delay",), f"delay must be an integer number of steps, found {_kind(delay)} {delay!r}")
-        if delay < 0:
-            c.err(p + ("delay",), f"delay must be >= 0 steps, found {delay}",
-                  hint="a signal cannot arrive before it is sent; use 0 (same step) or a positive delay")
-        if delay > MAX_DELAY:
-            c.err(p + ("delay",), f"delay must be <= {MAX_DELAY:,} steps, found {delay:,}",
-                  hint="each delayed edge keeps a ring buffer of `delay` steps in the brain state")
-        weight = c.number(fields.get("weight", 1.0), p + ("weight",), "weight")
-        gate = None
-        if fields.get("gate") is not None:
-            gate = parse_ref(fields["gate"], c, p + ("gate",), "gate", allow_channel=True)
-        proj = fields.get("projection")
-        if proj is not None:
-            c.choice(proj, PROJECTIONS, p + ("projection",), "projection")
-        edges.append(EdgeSpec(src, dst, delay, weight, gate, proj, locs.where(p), i))
+def _parse_area(aname: Any, block: Any, inputs: Mapping, defaults: tuple, c: _Checker, locs: _Locs) -> AreaSpec:
+    """One entry of ``areas:`` (its type, options, costs, rule, optimiser, credit, replicas)."""
+    default_credit, default_opt, default_rule = defaults
+    p = ("areas", aname)
+    c.name(aname, p, "an area name")
+    if aname in inputs:
+        c.err(p, f"duplicate name '{aname}': it is both an input and an area",
+              hint="rename one of them", key=True)
+    c.mapping(block, p, f"area '{aname}'")
+    if "type" not in block:
+        c.err(p, f"area '{aname}' has no 'type'", hint="e.g. type: lstm (see `brainsim list`)", key=True)
+    atype = block["type"]
+    if not isinstance(atype, str):
+        c.err(p + ("type",), f"the type of area '{aname}' must be a string, found {_kind(atype)}")
+    options = {k: v for k, v in block.items() if k not in AREA_META}
+    if "config" in block:
+        cfg = c.mapping(block["config"], p + ("config",), f"the config of area '{aname}'")
+        for k in cfg:
+            if k in options:
+                c.err(p + ("config", k), f"option '{k}' of area '{aname}' is given twice (inline and in config)",
+                      key=True)
+        options.update(cfg)
+    costs = _parse_costs(block["costs"], c, p + ("costs",)) if block.get("costs") is not None else ()
+    rule = _parse_rule(block["rule"], c, p + ("rule",)) if "rule" in block else default_rule
+    opt = _parse_optimizer(block["optimizer"], c, p + ("optimizer",)) if "optimizer" in block else default_opt
+    credit = c.choice(block.get("credit", default_credit), CREDITS, p + ("credit",), f"credit of area '{aname}'")
+    replicas = c.integer(block.get("replicas", 1), p + ("replicas",), f"replicas of area '{aname}'", minimum=1)
+    return AreaSpec(aname, atype, tuple(sorted(options.items(), key=lambda kv: kv[0])), costs, rule, opt,
+                    credit, replicas, locs.where(p, key=True))
 
+
+def _parse_connection(i: int, item: Any, inputs: Mapping, areas_raw: Mapping, c: _Checker,
+                      locs: _Locs) -> EdgeSpec:
+    """Connection ``i``: ``'source -> area.port'`` or a mapping with delay, weight, gate, projection."""
+    p = ("connections", i)
+    if isinstance(item, str):
+        parts = item.split("->")
+        if len(parts) != 2:
+            c.err(p, f"a connection must look like 'source -> area.port', found {item!r}",
+                  hint="e.g. - stimulus -> cortex.input")
+        fields = {"from": parts[0].strip(), "to": parts[1].strip()}
+    else:
+        fields = c.mapping(item, p, "a connection")
+        c.keys(fields, EDGE_KEYS, p, "a connection")
+        for req in ("from", "to"):
+            if req not in fields:
+                c.err(p, f"a connection needs '{req}'", hint="e.g. {from: cortex.code, to: wm.write, delay: 1}")
+    src = parse_ref(fields["from"], c, p + (("from",) if isinstance(item, dict) else ()), "a connection source",
+                    allow_channel=True)
+    dst = parse_ref(fields["to"], c, p + (("to",) if isinstance(item, dict) else ()), "a connection target")
+    if dst.node in inputs:
+        c.err(p, f"a connection target must be an area port, found '{dst}', which is an external input",
+              hint="external inputs only send signals; connect into an area port, e.g. "
+                   f"{next(iter(areas_raw))}.input")
+    if dst.port is None:
+        c.err(p, f"a connection target must name a port: 'area.port', found '{dst}'",
+              hint=f"e.g. {dst.node}.input")
+    delay = fields.get("delay", 0)
+    if isinstance(delay, bool) or not isinstance(delay, int):
+        c.err(p + ("delay",), f"delay must be an integer number of steps, found {_kind(delay)} {delay!r}")
+    if delay < 0:
+        c.err(p + ("delay",), f"delay must be >= 0 steps, found {delay}",
+              hint="a signal cannot arrive before it is sent; use 0 (same step) or a positive delay")
+    if delay > MAX_DELAY:
+        c.err(p + ("delay",), f"delay must be <= {MAX_DELAY:,} steps, found {delay:,}",
+              hint="each delayed edge keeps a ring buffer of `delay` steps in the brain state")
+    weight = c.number(fields.get("weight", 1.0), p + ("weight",), "weight")
+    gate = None
+    if fields.get("gate") is not None:
+        gate = parse_ref(fields["gate"], c, p + ("gate",), "gate", allow_channel=True)
+    proj = fields.get("projection")
+    if proj is not None:
+        c.choice(proj, PROJECTIONS, p + ("projection",), "projection")
+    return EdgeSpec(src, dst, delay, weight, gate, proj, locs.where(p), i)
+
+
+def _parse_probes_and_outputs(data: Any, c: _Checker) -> tuple[tuple, tuple]:
+    """``(probes, ((output name, Ref), ...))``."""
     probes_raw = data.get("probes") or []
     if not isinstance(probes_raw, list):
         c.err(("probes",), f"probes must be a list of 'area.port', found {_kind(probes_raw)}")
@@ -582,8 +605,7 @@ def build_spec(data: Any, locs: _Locs) -> WiringSpec:
         if ref.port is None:
             c.err(("outputs", k), f"output '{k}' must name an area port 'area.port', found '{v}'")
         outputs.append((k, ref))
-    return WiringSpec(name, tuple(inputs.items()), tuple(areas), tuple(edges), probes, tuple(outputs),
-                      locs.file, str(data.get("description", "")), locs)
+    return probes, tuple(outputs)
 
 
 def set_path(data: dict, dotted: str, value: Any) -> None:

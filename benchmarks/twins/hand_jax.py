@@ -142,8 +142,15 @@ def train_step_fn(params, opt_state, batch):
 
 
 def make_train_step():
-    """A fresh ``jax.jit`` of :func:`train_step_fn` (fresh: its first call compiles)."""
-    return jax.jit(train_step_fn)
+    """A fresh ``jax.jit`` of :func:`train_step_fn`: its first call (or ``.lower().compile()``) compiles.
+
+    A new function object each time, so JAX's caches (keyed on the function) never hand a
+    compile-time measurement a cached program.
+    """
+    def train_step(params, opt_state, batch):
+        return train_step_fn(params, opt_state, batch)
+
+    return jax.jit(train_step)
 
 
 def twelve_ax_like_batch(batch: int = 16, time_steps: int = 100, seed: int = 0) -> dict:

@@ -77,16 +77,22 @@ class Setup:
         self.hand_opt = hand_jax.init_opt_state(self.hand_params)
 
 
-def brainsim_runner(s: Setup, check_finite: bool = False) -> Callable[[int], float]:
-    """``run(n)``: n train steps of brainsim (params chained), returns seconds per step."""
+def brainsim_runner(s: Setup, check_finite: bool = False, device_step: bool = False) -> Callable[[int], float]:
+    """``run(n)``: n train steps of brainsim (params chained), returns seconds per step.
+
+    ``step`` is the Python int ``i`` (as ``fit`` passes it), or with ``device_step`` one int32
+    device scalar made once (pbwm has no schedule, so the step's value changes nothing): the
+    difference is the cost of converting the int on every call.
+    """
     brain, opts = s.brain, _train_step_options(s.brain, check_finite)
     carry = [s.params, s.opt, 0]
+    fixed_step = jnp.zeros((), jnp.int32)
 
     def run(n: int) -> float:
         p, o, i0 = carry
         t0 = time.perf_counter()
         for i in range(i0, i0 + n):
-            p, o, _, m = brain.train_step(p, o, s.state, s.batch, s.key, i, **opts)
+            p, o, _, m = brain.train_step(p, o, s.state, s.batch, s.key, fixed_step if device_step else i, **opts)
         jax.block_until_ready((p, m["loss"]))
         dt = (time.perf_counter() - t0) / n
         carry[:] = [p, o, i0 + n]
@@ -199,7 +205,8 @@ def run_twins(batch: int = 16, time_steps: int = 100, quick: bool = False, torch
         runners["torch_default"] = torch_runner(s, default_threads)
     long = interleaved(runners, rounds, block)
     s1 = Setup(batch, 1)
-    short = interleaved({"brainsim": brainsim_runner(s1), "hand": hand_runner(s1)}, rounds, block)
+    short = interleaved({"brainsim": brainsim_runner(s1), "brainsim_device_step": brainsim_runner(s1, device_step=True),
+                         "hand": hand_runner(s1)}, rounds, block)
     comp = compile_and_kernels(batch, time_steps, 1 if quick else 3)
     kb, kh = comp["brainsim"]["kernels"], comp["hand"]["kernels"]
     res = {
@@ -213,6 +220,7 @@ def run_twins(batch: int = 16, time_steps: int = 100, quick: bool = False, torch
             "train_T100": paired(long, "brainsim", "hand"),
             "train_T100_checked": paired(long, "brainsim_checked", "hand"),
             "train_T1": paired(short, "brainsim", "hand"),
+            "train_T1_device_step": paired(short, "brainsim_device_step", "hand"),
             "compile": comp["ratio"],
             "kernels_per_step": kb["per_step"] / max(kh["per_step"], 1),
             "kernels_outside": kb["outside"] / max(kh["outside"], 1),
@@ -246,6 +254,8 @@ def print_table(res: dict) -> None:
          f"{sp[f'T{T}']['brainsim_checked'] * 1e3:.3f} ms"),
         ("train_T1", f"train_step brainsim / hand JAX  (B{res['batch']} T1)", r["train_T1"],
          f"{sp['T1']['brainsim'] * 1e3:.3f} / {sp['T1']['hand'] * 1e3:.3f} ms"),
+        ("train_T1_device_step", "  same, step given as an int32 device scalar", r["train_T1_device_step"],
+         f"{sp['T1']['brainsim_device_step'] * 1e3:.3f} ms"),
     ]
     if "torch_1thread" in r:
         rows += [("torch_1thread", f"torch eager 1 thread / brainsim  (T{T})", r["torch_1thread"],

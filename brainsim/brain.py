@@ -175,9 +175,9 @@ class Brain:
             pure = make_train_step(self.plan, self.rules, self.optimizers, keep=self._rule_keep,
                                    check_finite=check_finite, return_state=return_state)
 
-            def counted(*args):
+            def counted(params, opt_state, state, batch, key, step):
                 self.trace_count += 1  # Python side effect: runs only when (re)traced
-                return pure(*args)
+                return pure(params, opt_state, state, batch, key, step) + (step + 1,)
 
             fn = self._train_steps[(check_finite, return_state)] = jax.jit(counted)
         return fn
@@ -297,7 +297,17 @@ class Brain:
         if not isinstance(step, jax.Array):
             step = jnp.asarray(step, jnp.int32)
         return self._compiled_train_step(check_finite, return_state)(params, opt_state, state,
-                                                                     self.check_inputs(batch), key, step)
+                                                                     self.check_inputs(batch), key, step)[:4]
+
+    def train_step_fn(self, *, check_finite: bool = True, return_state: bool = False):
+        """The compiled train step for a training loop that keeps its step counter on the device.
+
+        Returns:
+            ``fn(params, opt_state, state, batch, key, step) -> (params, opt_state, state or None, metrics,
+            step + 1)`` with ``step`` an int32 device scalar and ``batch`` already checked
+            (:meth:`check_inputs`); the same compilation :meth:`train_step` uses.
+        """
+        return self._compiled_train_step(check_finite, return_state)
 
     def diagnose(self, params, state, batch, key, step=0) -> dict:
         """Re-run a batch in the NaN/Inf diagnostic mode (see :func:`brainsim.learn.diagnose`)."""

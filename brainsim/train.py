@@ -336,6 +336,8 @@ class _FitRun:
         self.brain, self.steps, self.key, self.rngs = brain, steps, key, rngs
         self.callback_state, self.checkpointer, self.label = callback_state, checkpointer, label
         self.checked = check_finite_values
+        self.train_step = brain.train_step_fn(check_finite=check_finite_values)
+        self.step_dev, self.step_host = None, None
         self.guard = FiniteGuard(brain, label=label, checkpoint=self._last_good) if check_finite_values else None
         self.earlier, self.t_start = 0.0, time.perf_counter()
         self.first = self.second = None
@@ -366,9 +368,13 @@ class _FitRun:
         """One compiled train step from a fresh state; the guard queues it (with what a re-run needs)."""
         B = batch_size or next(iter(batch.values())).shape[1]
         state, key = self.brain.init_state(B), jax.random.fold_in(self.key, step)
+        batch = self.brain.check_inputs(batch)
+        if self.step_dev is None or self.step_host != step:  # the counter lives on the device
+            self.step_dev = jax.numpy.asarray(step, jax.numpy.int32)
         t0 = time.perf_counter()
-        new_params, opt_state, _, m = self.brain.train_step(params, opt_state, state, batch, key, step,
-                                                            check_finite=self.checked)
+        new_params, opt_state, _, m, self.step_dev = self.train_step(params, opt_state, state, batch, key,
+                                                                     self.step_dev)
+        self.step_host = step + 1
         if self.guard is not None:
             self.guard.add(step, m, replay=(params, state, batch, key, step))
         if self.first is None or self.second is None:

@@ -634,8 +634,44 @@ def parse_wiring(text: str, file: str = "<string>", overrides: Optional[Mapping[
     return build_spec(data, locs)
 
 
+# --------------------------------------------------------------------------- canonical wirings
+
+WIRING_DIR = Path(__file__).resolve().parent.parent / "wiring"  # the canonical architectures
+WIRING_SUFFIXES = (".yaml", ".yml")
+
+
+def wiring_names() -> list[str]:
+    """Names of the canonical wirings (``wiring/*.yaml``): ``pbwm``, ``lstm_baseline``, ..."""
+    return sorted(p.stem for p in WIRING_DIR.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def find_wiring(name_or_path: "str | Path") -> Path:
+    """A canonical wiring name (``"pbwm"``) or a path -> the wiring file's path.
+
+    A :class:`~pathlib.Path`, an existing file, or a string that looks like a path (a ``.yaml`` /
+    ``.yml`` suffix or a directory separator) is returned as given (reading it reports a missing
+    file); any other string must be a canonical name.
+
+    Raises:
+        WiringError: an unknown canonical name (the message lists the names, with the closest).
+    """
+    if isinstance(name_or_path, Path):
+        return name_or_path
+    text = str(name_or_path)
+    p = Path(text)
+    if p.suffix in WIRING_SUFFIXES or "/" in text or "\\" in text or p.is_file():
+        return p
+    candidate = WIRING_DIR / f"{text}.yaml"
+    if candidate.is_file():
+        return candidate
+    names = wiring_names()
+    raise WiringError(f"unknown wiring '{text}'{did_you_mean(text, names)}", text,
+                      hint="canonical wirings: " + (", ".join(names) or "(none)") + "; or give a path to a .yaml file")
+
+
 def load_wiring(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> WiringSpec:
-    """Read and validate a wiring file."""
+    """Read and validate a wiring file, given by path or canonical name (``"pbwm"``, see :func:`find_wiring`)."""
+    path = find_wiring(path)
     p = Path(path)
     try:
         raw = p.read_bytes()

@@ -131,6 +131,8 @@ class _Striatum(nnx.Module):
 class BasalGanglia(Area):
     """Go/NoGo striatum, softmax / hard / GPR selection, actor-critic learning with a dopamine TD error."""
 
+    color = "#C44E52"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         channels: int = 4

@@ -173,6 +173,8 @@ class _Cerebellum(nnx.Module):
 class Cerebellum(Area):
     """Fixed sparse granule expansion (k-WTA) with an LMS-trained Purkinje readout."""
 
+    color = "#55A868"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         granules: int = 512

@@ -97,6 +97,8 @@ class _Autoencoder(nnx.Module):
 class Cortex(Area):
     """Autoencoder cortex: sparse / denoising / slow / predictive coding of its input."""
 
+    color = "#4C72B0"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         hidden: int = 32

@@ -117,6 +117,8 @@ class _DentateGyrus(nnx.Module):
 class Hippocampus(Area):
     """DG pattern separation + CA3 autoassociative slot memory (classical or modern Hopfield)."""
 
+    color = "#DD8452"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         size: int = 64

@@ -39,6 +39,8 @@ class _Cell(nnx.Module):
 class LSTM(Area):
     """A standard LSTM layer with a forget gate."""
 
+    color = "#64B5CD"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         hidden: int = 32

@@ -40,6 +40,8 @@ class _MLP(nnx.Module):
 class Readout(Area):
     """Linear (``hidden: []``) or MLP read-out."""
 
+    color = "#E5C494"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         size: int = 1

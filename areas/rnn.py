@@ -34,6 +34,8 @@ class _Cell(nnx.Module):
 class RNN(Area):
     """Elman RNN: ``h' = tanh(W_in x + W_rec h + b)``."""
 
+    color = "#8DA0CB"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         hidden: int = 32

@@ -59,6 +59,8 @@ class _Map(nnx.Module):
 class SOM(Area):
     """Kohonen self-organising map on a ``rows x cols`` lattice."""
 
+    color = "#A6D854"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         rows: int = 8

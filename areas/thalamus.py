@@ -56,6 +56,8 @@ class _Cell(nnx.Module):
 class Thalamus(Area):
     """Gated leaky recurrent relay with a next-input predictor."""
 
+    color = "#937860"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         hidden: int = 32

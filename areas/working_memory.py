@@ -42,6 +42,8 @@ from brainsim.area import Area, Port, register_area
 class WorkingMemory(Area):
     """Gated slots of persistent activity."""
 
+    color = "#8172B3"  # in drawings (brainsim viz)
+
     @dataclasses.dataclass(frozen=True)
     class Config:
         slots: int = 7

@@ -9,6 +9,7 @@ vmaps over the batch, as equinox layers do).  A subclass declares
   port names may be used once resolved) or ``"auto"`` (take the dimension of
   whatever is connected),
 * ``cost_terms``: ``{name: doc}`` of the local cost terms it offers,
+* ``color`` (optional): its colour in drawings (``"#4C72B0"``; ``None``: a stable hashed colour),
 
 and implements four hooks::
 
@@ -40,6 +41,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
+import importlib.metadata
 import operator
 import types
 import typing
@@ -132,13 +135,54 @@ def register_area(name: str) -> Callable[[type["Area"]], type["Area"]]:
     return deco
 
 
-def _load_builtin_areas() -> None:
-    import areas  # noqa: F401  (registers the built-in catalogue)
+# Area catalogues: modules whose import registers area types.  A package declares its catalogue as an
+# entry point, e.g. in pyproject.toml:   [project.entry-points."brainsim.areas"]   mine = "my_areas"
+CATALOGUE_GROUP = "brainsim.areas"
+BUILTIN_CATALOGUE = "areas"  # brainsim's own catalogue (declared as the entry point `builtin`)
+_catalogues = {"state": "unloaded"}  # unloaded | loading | loaded
+
+
+def _catalogue_entry_points() -> list:
+    try:
+        eps = importlib.metadata.entry_points(group=CATALOGUE_GROUP)
+    except Exception:  # noqa: BLE001 — broken metadata of some installed distribution: use the fallback
+        return []
+    return list({(ep.name, ep.value): ep for ep in eps}.values())
+
+
+def load_catalogues() -> None:
+    """Import every area catalogue once: each entry point of the group ``brainsim.areas``, then the
+    built-in catalogue (``areas``) by module name, so it is found when entry points are not installed.
+
+    Raises:
+        AreaError: a catalogue failed to import (the message names its entry point).
+    """
+    if _catalogues["state"] != "unloaded":  # loaded, or a catalogue being imported asks again
+        return
+    _catalogues["state"] = "loading"
+    try:
+        for ep in _catalogue_entry_points():
+            try:
+                ep.load()
+            except Exception as e:  # noqa: BLE001 — a third party's bug, reported with its origin
+                dist = getattr(getattr(ep, "dist", None), "name", None)
+                raise AreaError(f"area catalogue entry point '{ep.name} = {ep.value}' (group '{CATALOGUE_GROUP}'"
+                                f"{f', package {dist}' if dist else ''}) failed to load: {type(e).__name__}: {e}",
+                                hint="fix or uninstall the package that declares it") from e
+        try:
+            importlib.import_module(BUILTIN_CATALOGUE)
+        except Exception as e:  # noqa: BLE001
+            raise AreaError(f"the built-in area catalogue '{BUILTIN_CATALOGUE}' failed to load: "
+                            f"{type(e).__name__}: {e}", hint="reinstall brainsim (pip install -e .)") from e
+    except BaseException:
+        _catalogues["state"] = "unloaded"  # the next call tries (and reports) again
+        raise
+    _catalogues["state"] = "loaded"
 
 
 def area_types() -> dict[str, type["Area"]]:
-    """All registered area types, by name (the built-in catalogue included)."""
-    _load_builtin_areas()
+    """All registered area types, by name (every catalogue included, see :func:`load_catalogues`)."""
+    load_catalogues()
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -155,6 +199,9 @@ def get_area_type(name: str, where: Any = None) -> type["Area"]:
 
 
 def _check_declaration(cls: type["Area"]) -> None:
+    if cls.color is not None and not isinstance(cls.color, str):
+        raise AreaError(f"area '{cls.type_name}': color must be a colour string such as '#4C72B0' or None, "
+                        f"found {cls.color!r}")
     cfg_fields = {f.name for f in dataclasses.fields(cls.Config)}
     clash = cfg_fields & set(cls.inputs)
     if clash:
@@ -324,6 +371,7 @@ class Area:
     """Base class of every brain area (see the module docstring)."""
 
     type_name: ClassVar[str] = ""
+    color: ClassVar[str | None] = None  # its colour in drawings (a matplotlib colour); None: a hashed one
     Config: ClassVar[type] = EmptyConfig
     inputs: ClassVar[Mapping[str, Port]] = {}
     outputs: ClassVar[Mapping[str, Port]] = {}

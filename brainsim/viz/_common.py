@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -18,19 +18,8 @@ from ..errors import BrainsimError
 
 SAVE_FORMATS = ("png", "svg", "pdf")
 
-# Fixed colours for the known area types (a colour-blind-safe palette); others get a stable hashed colour.
-TYPE_COLORS = {
-    "cortex": "#4C72B0",
-    "hippocampus": "#DD8452",
-    "basal_ganglia": "#C44E52",
-    "working_memory": "#8172B3",
-    "cerebellum": "#55A868",
-    "thalamus": "#937860",
-    "lstm": "#64B5CD",
-    "rnn": "#8DA0CB",
-    "readout": "#E5C494",
-    "som": "#A6D854",
-}
+# An area type's colour is its class's ``color`` attribute; a type without one gets a stable hashed
+# colour from this palette.
 _EXTRA = ("#66C2A5", "#FC8D62", "#E78AC3", "#FFD92F", "#B3B3B3", "#1B9E77", "#D95F02", "#7570B3",
           "#E7298A", "#66A61E", "#E6AB02", "#A6761D")
 INPUT_COLOR = "#D9D9D9"
@@ -43,11 +32,24 @@ class VizError(BrainsimError):
     """A figure or report cannot be made: missing run directory, summary, flow recording or bad format."""
 
 
-def type_color(type_name: str) -> str:
-    """The colour of an area type (fixed for known types, a stable hash otherwise)."""
-    if type_name in TYPE_COLORS:
-        return TYPE_COLORS[type_name]
-    h = int(hashlib.sha1(type_name.encode()).hexdigest(), 16)
+def type_color(area: Any) -> str:
+    """The colour of an area type: its class's ``color`` (:attr:`brainsim.area.Area.color`), or a stable
+    hash of its type name when that is ``None``.
+
+    Args:
+        area: an Area class or instance, or a registered type name.
+    """
+    if isinstance(area, str):
+        from ..area import area_types
+
+        name, cls = area, area_types().get(area)
+    else:
+        cls = area if isinstance(area, type) else type(area)
+        name = cls.type_name
+    color = getattr(cls, "color", None)
+    if color is not None:
+        return color
+    h = int(hashlib.sha1(name.encode()).hexdigest(), 16)
     return _EXTRA[h % len(_EXTRA)]
 
 

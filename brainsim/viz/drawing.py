@@ -24,7 +24,6 @@ label shows the value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -49,12 +48,7 @@ def resolve_graph(wiring: Any, overrides: Optional[Mapping[str, Any]] = None):
     from ..graph import build_graph
     from ..wiring import load_wiring
 
-    p = Path(wiring)
-    if not p.exists() and p.suffix not in (".yaml", ".yml"):
-        from ..scenario import wiring_path
-
-        p = wiring_path(str(wiring))
-    return build_graph(load_wiring(p, overrides))
+    return build_graph(load_wiring(wiring, overrides))  # a path or a canonical name (wiring.find_wiring)
 
 
 # --------------------------------------------------------------------------- layout data
@@ -196,12 +190,56 @@ def _spacing(a, b) -> float:
     return 10.0 if (a.kind == "dummy") != (b.kind == "dummy") else 6.0
 
 
+@dataclass
+class _Grid:
+    """The layout in progress: columns of node names (dummies included) and the links between them."""
+
+    boxes: dict
+    links: list  # (key, src node, src port, dst node, dst port)
+    cols: list = field(default_factory=list)
+    chains: dict = field(default_factory=dict)  # forward link -> the nodes it passes, source to destination
+    back: set = field(default_factory=set)  # links that go back (or to their own column)
+    col_x: list = field(default_factory=list)
+    col_w: list = field(default_factory=list)
+
+    @property
+    def ncols(self) -> int:
+        return len(self.cols)
+
+    def y_at(self, key, s_port, d_port, col) -> float:
+        """Height of forward link ``key`` in column ``col``."""
+        chain = self.chains[key]
+        n = chain[col - self.boxes[chain[0]].col]
+        if n == chain[0]:
+            return self.boxes[n].out_anchor(s_port)[1]
+        if n == chain[-1]:
+            return self.boxes[n].in_anchor(d_port)[1]
+        return self.boxes[n].y
+
+
 def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measure: Optional[TextMeasure] = None
                    ) -> Layout:
-    """Lay a :class:`~brainsim.graph.BrainGraph` out (see the module docstring)."""
+    """Lay a :class:`~brainsim.graph.BrainGraph` out (see the module docstring), in phases: boxes, columns
+    (long links get a slot in each column crossed; barycenter ordering), vertical stacking, edge labels in
+    the gaps, x positions, forward routes, back routes (labels in rows above), bounds."""
     m = measure or TextMeasure()
+    boxes = _make_boxes(graph, m)
+    grid = _Grid(boxes, _links(graph))
+    _make_columns(grid, graph.spec)
+    _stack_columns(grid)
+    labels, label_gap, gap_w = _place_labels(grid, graph, value_texts or {}, m)
+    _place_columns(grid, labels, label_gap, gap_w)
+    routes = _forward_routes(grid, labels, label_gap)
+    routes.update(_back_routes(grid, labels, label_gap))
+    bounds = _bounds(boxes, labels, routes)
+    boxes = {k: b for k, b in boxes.items() if b.kind != "dummy"}
+    return Layout(boxes, labels, routes, grid.back, bounds)
+
+
+def _make_boxes(graph, m: TextMeasure) -> dict:
+    """One box per input, area and named output, sized to its text; columns: inputs, schedule generations,
+    outputs, with empty columns dropped."""
     spec = graph.spec
-    value_texts = value_texts or {}
     gen_of = {n: g for g, gen in enumerate(graph.schedule) for n in gen}
     used_by_cost = {}
     for n in graph.areas.values():
@@ -224,7 +262,7 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         used |= {ref.port for _, ref in spec.outputs if ref.node == name}
         outs = tuple(p for p in node.area.outputs if p in used)
         boxes[name] = _Box(name, "area", gen_of[name] + 1, name, f"{node.area.type_name}{rep}",
-                           type_color(node.area.type_name), node.replicas, ins, outs)
+                           type_color(node.area), node.replicas, ins, outs)
     for oname, ref in spec.outputs:
         key = f"output:{oname}"
         boxes[key] = _Box(key, "output", out_col, oname, f"= {ref}", OUTPUT_COLOR)
@@ -234,16 +272,25 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         b.w = max(b.tsize[0], b.ssize[0]) + 14
         b.h = max(b.tsize[1] + b.ssize[1] + 10, 11.0 * max(len(b.in_ports), len(b.out_ports), 1) + 6)
 
-    # ---- drop empty columns
-    used_cols = sorted({b.col for b in boxes.values()})
+    used_cols = sorted({b.col for b in boxes.values()})  # drop empty columns
     remap = {c: i for i, c in enumerate(used_cols)}
     for b in boxes.values():
         b.col = remap[b.col]
-    ncols = len(used_cols)
+    return boxes
 
-    # ---- links: signal edges (labelled) and output edges; long forward links get a slot in each column crossed
+
+def _links(graph) -> list:
+    """Signal edges (labelled) and output edges, as ``(key, src node, src port, dst node, dst port)``."""
     links = [(e.name, e.src.node, e.src.port, e.dst.node, e.dst.port) for e in graph.edges]
-    links += [(f"output:{o}", ref.node, ref.port, f"output:{o}", None) for o, ref in spec.outputs]
+    links += [(f"output:{o}", ref.node, ref.port, f"output:{o}", None) for o, ref in graph.spec.outputs]
+    return links
+
+
+def _make_columns(grid: _Grid, spec) -> None:
+    """Fill the columns; a forward link gets a dummy slot in each column it crosses, a link to the same
+    or an earlier column is a back link; then order the columns (barycenter sweeps)."""
+    boxes = grid.boxes
+    ncols = len({b.col for b in boxes.values()})
     cols: list = [[] for _ in range(ncols)]
     for b in boxes.values():
         cols[b.col].append(b.name)
@@ -252,12 +299,10 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         cols[c].sort()
     preds: dict = {}
     succs: dict = {}
-    chains: dict = {}
-    back: set = set()
-    for key, s, _, d, _ in links:
+    for key, s, _, d, _ in grid.links:
         cs, cd = boxes[s].col, boxes[d].col
         if cs >= cd:
-            back.add(key)
+            grid.back.add(key)
             continue
         chain = [s]
         for c in range(cs + 1, cd):
@@ -266,58 +311,61 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
             cols[c].append(dn)
             chain.append(dn)
         chain.append(d)
-        chains[key] = chain
+        grid.chains[key] = chain
         for a, b in zip(chain[:-1], chain[1:]):
             succs.setdefault(a, []).append(b)
             preds.setdefault(b, []).append(a)
     _order_columns(cols, preds, succs)
+    grid.cols = cols
 
-    # ---- vertical stacking (each column centred)
+
+def _stack_columns(grid: _Grid) -> None:
+    """Vertical positions: each column stacked with its spacings, centred on the tallest."""
+    boxes = grid.boxes
+
     def stack_h(col):
         return sum(boxes[n].h for n in col) + sum(_spacing(boxes[a], boxes[b]) for a, b in zip(col[:-1], col[1:]))
 
-    H = max(stack_h(col) for col in cols)
-    for col in cols:
+    H = max(stack_h(col) for col in grid.cols)
+    for col in grid.cols:
         top = H / 2 + stack_h(col) / 2
         for i, n in enumerate(col):
             b = boxes[n]
             b.y = top - b.h / 2
             top -= b.h + (_spacing(b, boxes[col[i + 1]]) if i + 1 < len(col) else 0)
 
-    def y_at(key, s_port, d_port, col):
-        chain = chains[key]
-        c0 = boxes[chain[0]].col
-        n = chain[col - c0]
-        if n == chain[0]:
-            return boxes[n].out_anchor(s_port)[1]
-        if n == chain[-1]:
-            return boxes[n].in_anchor(d_port)[1]
-        return boxes[n].y
 
-    # ---- labels and their gaps
+def _place_labels(grid: _Grid, graph, value_texts: Mapping[str, str], m: TextMeasure) -> tuple:
+    """Every edge's label; a forward edge's goes into the least loaded gap it spans, wanted halfway
+    between the link's heights on either side.  Returns ``(labels, label_gap, gap widths)``."""
+    boxes, ncols = grid.boxes, grid.ncols
     labels: dict = {}
     label_gap: dict = {}
     load = [0.0] * max(ncols - 1, 1)
     edge_of = {e.name: e for e in graph.edges}
-    for key, s, sp, d, dp in links:
+    for key, s, sp, d, dp in grid.links:
         if key not in edge_of:
             continue
         text = _edge_text(edge_of[key], value_texts.get(key))
         w, h = m.size(text, LABEL_FS)
         lab = _Label(key, text, w + 6, h + 4)
         labels[key] = lab
-        if key in back:
+        if key in grid.back:
             continue
         cs, cd = boxes[s].col, boxes[d].col
         gap = min(range(cs, cd), key=lambda g: (load[g], g))
         load[gap] += lab.h
         label_gap[key] = gap
-        lab.want = (y_at(key, sp, dp, gap) + y_at(key, sp, dp, gap + 1)) / 2
+        lab.want = (grid.y_at(key, sp, dp, gap) + grid.y_at(key, sp, dp, gap + 1)) / 2
     gap_w = [MIN_GAP] * max(ncols - 1, 0)
     for key, g in label_gap.items():
         gap_w[g] = max(gap_w[g], labels[key].w + 2 * CLEAR)
+    return labels, label_gap, gap_w
 
-    # ---- x positions
+
+def _place_columns(grid: _Grid, labels: dict, label_gap: dict, gap_w: list) -> None:
+    """x positions of the columns (and their boxes), then the labels of each gap packed vertically."""
+    boxes, cols, ncols = grid.boxes, grid.cols, grid.ncols
     col_w = [max([boxes[n].w for n in col if boxes[n].kind != "dummy"] or [10.0]) for col in cols]
     x = MARGIN
     col_x = []
@@ -333,13 +381,17 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         for it in items:
             it.x = col_x[g] + col_w[g] + gap_w[g] / 2
         _pack_1d(items, LABEL_SEP)
+    grid.col_x, grid.col_w = col_x, col_w
 
-    # ---- forward routes: horizontal runs joined by S-curves
+
+def _forward_routes(grid: _Grid, labels: dict, label_gap: dict) -> dict:
+    """Forward links: horizontal runs (through their dummy slots and their label) joined by S-curves."""
+    boxes, col_x, col_w = grid.boxes, grid.col_x, grid.col_w
     routes: dict = {}
-    for key, s, sp, d, dp in links:
-        if key in back:
+    for key, s, sp, d, dp in grid.links:
+        if key in grid.back:
             continue
-        chain = chains[key]
+        chain = grid.chains[key]
         runs = [(boxes[s].out_anchor(sp)[0], boxes[s].out_anchor(sp)[0], boxes[s].out_anchor(sp)[1])]
         for c, n in enumerate(chain[1:-1], start=boxes[s].col + 1):
             if key in label_gap and label_gap[key] == c - 1:
@@ -352,14 +404,19 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         ax_, ay_ = boxes[d].in_anchor(dp)
         runs.append((ax_, ax_, ay_))
         routes[key] = ("smooth", runs)
+    return routes
 
-    # ---- back edges: out to the right, up to a band above everything, left, down, in from the left
+
+def _back_routes(grid: _Grid, labels: dict, label_gap: dict) -> dict:
+    """Back links: out to the right, up to a band above everything, left, down, in from the left; their
+    labels sit on the top run, packed into rows."""
+    boxes, col_x, col_w, back = grid.boxes, grid.col_x, grid.col_w, grid.back
     top = max([b.top + 6 * (b.replicas > 1) for b in boxes.values()] +
               [labels[k].y + labels[k].h / 2 for k in label_gap])
     k_out: dict = {}
     k_in: dict = {}
     runs_x: dict = {}
-    for key, s, sp, d, dp in sorted((lk for lk in links if lk[0] in back), key=lambda lk: lk[0]):
+    for key, s, sp, d, dp in sorted((lk for lk in grid.links if lk[0] in back), key=lambda lk: lk[0]):
         cs, cd = boxes[s].col, boxes[d].col
         k_out[cs] = k_out.get(cs, -1) + 1
         k_in[cd] = k_in.get(cd, -1) + 1
@@ -384,7 +441,8 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         for lab in labs:
             lab.y = y + h / 2
         y += h + LABEL_SEP
-    for key, s, sp, d, dp in links:
+    routes: dict = {}
+    for key, s, sp, d, dp in grid.links:
         if key not in back:
             continue
         xs, xd = runs_x[key]
@@ -392,7 +450,11 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         p1 = boxes[d].in_anchor(dp)
         yb = labels[key].y
         routes[key] = ("ortho", [p0, (xs, p0[1]), (xs, yb), (xd, yb), (xd, p1[1]), p1])
+    return routes
 
+
+def _bounds(boxes: dict, labels: dict, routes: dict) -> tuple:
+    """``(xmin, ymin, xmax, ymax)`` of boxes (and their replica stacks), labels and routes."""
     xs_, ys_ = [], []
     for b in boxes.values():
         if b.kind != "dummy":
@@ -405,8 +467,7 @@ def compute_layout(graph, value_texts: Optional[Mapping[str, str]] = None, measu
         for p in pts:
             xs_ += [p[0], p[1]] if kind == "smooth" else [p[0]]
             ys_ += [p[2]] if kind == "smooth" else [p[1]]
-    boxes = {k: b for k, b in boxes.items() if b.kind != "dummy"}
-    return Layout(boxes, labels, routes, back, (min(xs_), min(ys_), max(xs_), max(ys_)))
+    return (min(xs_), min(ys_), max(xs_), max(ys_))
 
 
 # --------------------------------------------------------------------------- drawing
@@ -591,8 +652,9 @@ def _fit(m: TextMeasure, text: str, fs: float, width: float, weight: str = "norm
 
 def _legend_items(graph, flow: bool, value_name: str, values) -> list:
     items = [("box", INPUT_COLOR, "external input")]
-    for t in sorted({n.area.type_name for n in graph.areas.values()}):
-        items.append(("box", type_color(t), t))
+    classes = {type(n.area).type_name: type(n.area) for n in graph.areas.values()}
+    for t in sorted(classes):
+        items.append(("box", type_color(classes[t]), t))
     if graph.spec.outputs:
         items.append(("box", OUTPUT_COLOR, "named output"))
     items.append(("line", "-", "same-step edge"))

@@ -39,6 +39,7 @@ import jax
 import numpy as np
 
 from .errors import ScenarioError
+from .rundir import CHECKPOINTS
 
 __all__ = ["Checkpointer", "Restored", "has_checkpoint", "latest_arrays", "label_dir"]
 
@@ -48,7 +49,7 @@ _STEP_DIR = re.compile(r"^\d+$")
 def label_dir(run_dir: "str | Path", label: str) -> Path:
     """``DIR/checkpoints/<label>`` (the label made filesystem-safe)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(label)) or "_"
-    return Path(run_dir) / "checkpoints" / safe
+    return Path(run_dir) / CHECKPOINTS / safe
 
 
 def _committed_steps(directory: Path) -> list[int]:
@@ -64,7 +65,7 @@ def _committed_steps(directory: Path) -> list[int]:
 
 def has_checkpoint(run_dir: "str | Path") -> bool:
     """True when ``DIR/checkpoints/*/`` holds at least one completed checkpoint."""
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / CHECKPOINTS
     return root.is_dir() and any(_committed_steps(d) for d in root.iterdir() if d.is_dir())
 
 

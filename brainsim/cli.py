@@ -7,6 +7,10 @@
     brainsim list
     brainsim bench WIRING [--json] [--batch B] [--time T] [--iters N]
 
+WIRING is a wiring file or a canonical wiring name (``pbwm``: ``wiring/pbwm.yaml``).  ``run``
+ends every run with :func:`brainsim.viz.finalize_run` (flow figures + ``report.html``): this
+module is the only place that wires viz to runs.
+
 Exit codes: 0 success (criterion met), 1 criterion not met, 2 bad input
 (printed as ``file:line:col: error: message`` without a traceback), 3 a NaN/Inf
 during training (``areas.<area>: error: non-finite value ... at training step
@@ -42,6 +46,13 @@ _RUN_DEFAULTS = {"quick": False, "seed": 0, "out": None, "set": [], "force": Fal
                  "keep_checkpoints": None, "check_finite": None}
 
 
+def _finalize_run(run_dir) -> None:
+    """Flow figures and report.html of a finished run (looked up at call time)."""
+    from .viz import report
+
+    report.finalize_run(run_dir)
+
+
 def _cmd_run(args) -> int:
     from .scenario import DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS, resume_scenario, run_scenario
 
@@ -53,7 +64,7 @@ def _cmd_run(args) -> int:
             raise ScenarioError(f"--resume takes the scenario, seed, options and checkpoint settings from "
                                 f"'{args.resume}/config.json'; found also: {' '.join(extra)}", "--resume",
                                 hint=f"run `brainsim run --resume {args.resume}` alone (--no-progress allowed)")
-        summary = resume_scenario(args.resume, progress=not args.no_progress)
+        summary = resume_scenario(args.resume, progress=not args.no_progress, on_finish=_finalize_run)
     else:
         if args.scenario is None:
             raise ScenarioError("run needs a scenario name or path, or --resume DIR", "run",
@@ -64,7 +75,8 @@ def _cmd_run(args) -> int:
                                else args.checkpoint_every,
                                keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS if args.keep_checkpoints is None
                                else args.keep_checkpoints,
-                               check_finite=True if args.check_finite is None else args.check_finite)
+                               check_finite=True if args.check_finite is None else args.check_finite,
+                               on_finish=_finalize_run)
     verdict = "PASSED" if summary["passed"] else "NOT MET"
     print(f"{summary['scenario']}: criterion {verdict} ({summary['criterion']}); "
           f"wall {summary['wall_seconds']:.1f}s, compile {summary['compile_seconds']:.1f}s")
@@ -111,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "compiled by JAX.")
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check a wiring file and print a one-screen summary")
-    v.add_argument("wiring")
+    v.add_argument("wiring", help="a wiring file or a canonical wiring name (e.g. pbwm)")
     v.set_defaults(fn=_cmd_validate)
     r = sub.add_parser("run", help="run a scenario (by name or path to a .py file)")
     r.add_argument("scenario", nargs="?", default=None)
@@ -136,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list areas (ports, costs), rules and scenarios")
     ls.set_defaults(fn=_cmd_list)
     b = sub.add_parser("bench", help="compile time and steady-state speed of a wiring's train_step")
-    b.add_argument("wiring")
+    b.add_argument("wiring", help="a wiring file or a canonical wiring name (e.g. pbwm)")
     b.add_argument("--json", action="store_true")
     b.add_argument("--batch", type=int, default=16)
     b.add_argument("--time", type=int, default=100, help="time steps per episode")

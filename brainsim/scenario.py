@@ -2,7 +2,7 @@
 
 A scenario is a :class:`Scenario` subclass in ``scenarios/<name>.py`` (exported
 as ``SCENARIO``), or any ``.py`` file holding one.  ``run_scenario`` gives it a
-:class:`RunContext` and writes the run directory::
+:class:`RunContext` and writes the run directory (the format: :mod:`brainsim.rundir`)::
 
     DIR/summary.json   scenario, seed, quick, passed, criterion, metrics,
                        compile_seconds, wall_seconds (written atomically)
@@ -11,6 +11,10 @@ as ``SCENARIO``), or any ``.py`` file holding one.  ``run_scenario`` gives it a
     DIR/figures/       figures the scenario draws
     DIR/checkpoints/<model>/<step>/   training checkpoints (``RunContext.fit``)
     DIR/results/<model>.json          finished models' results (``RunContext.result``)
+    DIR/flow/<wiring>.npz             recorded evaluation trials (``RunContext.save_flow``)
+
+The runner draws no report: ``on_finish(DIR)`` (e.g. :func:`brainsim.viz.finalize_run`, which the
+``brainsim run`` command passes) is called once the summary is written.
 
 Safety: an existing, non-empty run directory is never written into without
 ``force`` (which first deletes the files a run writes); ``resume_scenario``
@@ -37,29 +41,19 @@ from typing import Any, Callable, ClassVar, Mapping, Optional
 
 import jax
 import numpy as np
-import yaml
 
+from . import rundir
 from .checkpoint import Checkpointer, has_checkpoint, label_dir
 from .errors import BrainsimError, ScenarioError, WiringError, did_you_mean
+from .rundir import RunDir, parse_sets
 from .train import FitResult, MetricsLog, atomic_write_json, fit as _fit
+from .wiring import find_wiring
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_KEEP_CHECKPOINTS = 3
-# what a run writes into its directory (``force`` deletes these first, nothing else)
-RUN_OUTPUTS = ("summary.json", "config.json", "metrics.jsonl", "report.html", "checkpoints", "results", "flow",
-               "figures")
 
 ROOT = Path(__file__).resolve().parent.parent
-WIRING_DIR = ROOT / "wiring"
 SCENARIO_DIR = ROOT / "scenarios"
-
-
-def wiring_path(name: str) -> Path:
-    """``"pbwm"`` -> ``<repo>/wiring/pbwm.yaml`` (a path is returned as is)."""
-    p = Path(name)
-    if p.suffix in (".yaml", ".yml"):
-        return p
-    return WIRING_DIR / f"{name}.yaml"
 
 
 @dataclass
@@ -101,12 +95,12 @@ class RunContext:
     @property
     def metrics(self) -> MetricsLog:
         if self._metrics is None:
-            self._metrics = MetricsLog(self.out / "metrics.jsonl")
+            self._metrics = MetricsLog(RunDir(self.out).metrics)
         return self._metrics
 
     @property
     def figures(self) -> Path:
-        d = self.out / "figures"
+        d = RunDir(self.out).figures
         d.mkdir(parents=True, exist_ok=True)
         return d
 
@@ -168,7 +162,7 @@ class RunContext:
     def result(self, label: str, compute: Callable[[], dict]) -> dict:
         """``compute()`` once per run: the dict is kept in ``DIR/results/<label>.json``, and a resumed
         run returns the kept one instead of computing it again (e.g. a finished model's evaluation)."""
-        path = self.out / "results" / f"{label_dir(self.out, label).name}.json"
+        path = RunDir(self.out).results / f"{label_dir(self.out, label).name}.json"
         if self.resume and path.exists():
             self.log(f"{label}: finished before the interruption; using {path}")
             return json.loads(path.read_text(encoding="utf-8"))
@@ -182,15 +176,13 @@ class RunContext:
         from .graph import build_graph
         from .wiring import build_spec, load_yaml, set_path
 
-        path = wiring_path(wiring)
+        path = find_wiring(wiring)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ScenarioError(f"scenario '{self.scenario.name}' needs wiring '{path}', which does not exist") from None
         data, locs = load_yaml(text, str(path))
-        for (target, dotted), value in self.overrides.items():
-            if target not in (None, path.stem):
-                continue
+        for dotted, value in rundir.overrides_for(self.overrides, wiring).items():
             if _has_parent(data, dotted):
                 set_path(data, dotted, value)
         brain = Brain(build_graph(build_spec(data, locs)))
@@ -215,12 +207,12 @@ class RunContext:
         B = next(iter(batch.values())).shape[1]
         trace = brain.flow(params, brain.init_state(B), batch, jax.random.fold_in(self.key, 99))
         arrays = {k: np.asarray(v)[:, sample] for k, v in trace.items()}
-        d = self.out / "flow"
-        d.mkdir(parents=True, exist_ok=True)
-        path = d / f"{Path(wiring).stem}.npz"
-        tmp = d / f".{path.stem}.tmp.npz"
-        overrides = {k: v for (t, k), v in self.overrides.items() if t in (None, Path(wiring).stem)}
-        np.savez_compressed(tmp, wiring=str(wiring_path(wiring).resolve()), overrides=json.dumps(overrides),
+        run = RunDir(self.out)
+        run.flow.mkdir(parents=True, exist_ok=True)
+        path = run.flow_file(wiring)
+        tmp = run.flow / f".{path.stem}.tmp.npz"
+        overrides = rundir.overrides_for(self.overrides, wiring)
+        np.savez_compressed(tmp, wiring=str(find_wiring(wiring).resolve()), overrides=json.dumps(overrides),
                             labels=np.asarray(labels if labels is not None else [], dtype=str), **arrays)
         os.replace(tmp, path)
         return path
@@ -302,20 +294,6 @@ def get_scenario(name_or_path: str) -> Scenario:
     return sc
 
 
-def parse_sets(sets: list[str]) -> dict:
-    """``["a=1", "areas.x.y=2"]`` -> ``{"a": 1, "areas.x.y": 2}`` (values parsed as YAML scalars)."""
-    out = {}
-    for s in sets or []:
-        if "=" not in s:
-            raise ScenarioError(f"--set expects key=value, found '{s}'", "--set", hint="e.g. --set max_steps=100")
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = yaml.safe_load(v) if v.strip() else ""
-        except yaml.YAMLError:
-            out[k.strip()] = v
-    return out
-
-
 def resolve_options(sc: Scenario, quick: bool, sets: Mapping[str, Any]) -> tuple[dict, dict]:
     """Merge defaults, quick overrides and ``--set`` values; split off wiring overrides."""
     options = dict(sc.defaults)
@@ -323,13 +301,13 @@ def resolve_options(sc: Scenario, quick: bool, sets: Mapping[str, Any]) -> tuple
         options.update(sc.quick)
     overrides = {}
     for k, v in sets.items():
-        if "." in k or ":" in k:
-            target, _, dotted = k.rpartition(":")
+        if rundir.is_wiring_key(k):
+            target, dotted = rundir.decode_override(k)
             if target and target not in sc.wirings:
                 raise ScenarioError(f"--set {k}: scenario '{sc.name}' uses no wiring '{target}'"
                                     f"{did_you_mean(target, sc.wirings)}", "--set",
                                     hint="its wirings: " + ", ".join(sc.wirings))
-            overrides[(target or None, dotted)] = v
+            overrides[(target, dotted)] = v
             continue
         if k not in options:
             raise ScenarioError(f"--set {k}: scenario '{sc.name}' has no option '{k}'{did_you_mean(k, options)}",
@@ -361,13 +339,16 @@ def _check_run_flags(checkpoint_every: int, keep_checkpoints: int) -> None:
 def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: "str | Path | None" = None,
                  sets: Optional[list[str]] = None, force: bool = False, progress: bool = True,
                  checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
-                 check_finite: bool = True) -> dict:
+                 check_finite: bool = True, on_finish: Optional[Callable[[Path], None]] = None) -> dict:
     """Run a scenario and write its run directory; return the summary dict.
 
     Args:
         force: write into an existing non-empty directory, deleting the run outputs there first.
         checkpoint_every: checkpoint every this many training steps (0: never); keep_checkpoints: how many.
         check_finite: stop with NonFiniteError when an output or cost becomes NaN/Inf.
+        on_finish: called with the run directory once ``summary.json`` and the scenario's figures are
+            written, e.g. :func:`brainsim.viz.finalize_run` (flow figures + ``report.html``; the
+            ``brainsim run`` command passes it).  An exception it raises is logged, never fatal.
 
     Raises:
         ScenarioError / WiringError: bad input (the CLI exits 2).
@@ -381,40 +362,41 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
         raise ScenarioError(f"run directory '{out}' is a file", str(out), hint="pass --out a directory")
     if out.exists() and any(out.iterdir()) and not force:
         hint = "pass --force to overwrite it, or --out another directory"
-        if (out / "config.json").exists() and not (out / "summary.json").exists() and has_checkpoint(out):
+        if RunDir(out).config.exists() and not RunDir(out).summary.exists() and has_checkpoint(out):
             hint = f"it holds an unfinished run: continue it with `brainsim run --resume {out}`, or " + hint
         raise ScenarioError(f"run directory '{out}' already exists and is not empty", str(out), hint=hint)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in RUN_OUTPUTS:
-        p = out / stale
+    for p in RunDir(out).outputs():
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
         elif p.exists() or p.is_symlink():
             p.unlink()
     source = str(Path(name_or_path).resolve()) if Path(name_or_path).suffix == ".py" else name_or_path
-    atomic_write_json(out / "config.json", {
-        "scenario": sc.name, "seed": seed, "quick": quick, "options": options,
-        "overrides": {f"{t + ':' if t else ''}{k}": v for (t, k), v in overrides.items()},
-        "wirings": list(sc.wirings), "source": source, "sets": list(sets or []),
-        "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints, "check_finite": check_finite})
+    atomic_write_json(RunDir(out).config, rundir.config_record(
+        scenario=sc.name, seed=seed, quick=quick, options=options, overrides=overrides, wirings=sc.wirings,
+        source=source, sets=sets or [], checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
+        check_finite=check_finite))
     ctx = RunContext(sc, out, seed, quick, options, overrides, progress, checkpoint_every=checkpoint_every,
                      keep_checkpoints=keep_checkpoints, check_finite=check_finite)
-    return _execute(sc, ctx)
+    return _execute(sc, ctx, on_finish)
 
 
-def resume_scenario(run_dir: "str | Path", *, progress: bool = True) -> dict:
+def resume_scenario(run_dir: "str | Path", *, progress: bool = True,
+                    on_finish: Optional[Callable[[Path], None]] = None) -> dict:
     """Continue a killed run from its checkpoints; return the summary dict.
 
     The scenario, seed, ``--quick``, options, overrides and checkpoint settings come from
     ``DIR/config.json``.  Each model resumes from its latest checkpoint (models that had finished
     are not retrained); its ``metrics.jsonl`` records after that checkpoint and a torn last line
     are dropped first, so the finished run's metrics and parameters equal an uninterrupted run's.
+    ``on_finish``: as for :func:`run_scenario`.
 
     Raises:
         ScenarioError: DIR is not a run directory, has finished, or holds no checkpoint.
     """
     out = Path(run_dir)
-    cfg_path = out / "config.json"
+    run = RunDir(out)
+    cfg_path = run.config
     if not cfg_path.is_file():
         raise ScenarioError(f"'{out}' is not a brainsim run directory (no config.json)", str(out),
                             hint="--resume takes the --out directory of an interrupted `brainsim run`")
@@ -425,24 +407,21 @@ def resume_scenario(run_dir: "str | Path", *, progress: bool = True) -> dict:
     if "source" not in cfg:
         raise ScenarioError(f"'{cfg_path}' was written by a brainsim without resume support", str(cfg_path),
                             hint="start the run again with --force")
-    if (out / "summary.json").exists():
+    if run.summary.exists():
         raise ScenarioError(f"run '{out}' already finished (summary.json exists): nothing to resume", str(out),
                             hint="start a new run with --out another directory, or rerun it with --force")
     if not has_checkpoint(out):
-        raise ScenarioError(f"run '{out}' holds no checkpoint to resume from (no {out / 'checkpoints'}/<model>/<step>)",
+        raise ScenarioError(f"run '{out}' holds no checkpoint to resume from (no {run.checkpoints}/<model>/<step>)",
                             str(out), hint=f"it stopped before its first checkpoint (every {cfg.get('checkpoint_every')} "
                                            "steps); start it again with --force")
     sc = get_scenario(cfg["source"])
-    overrides = {}
-    for k, v in cfg.get("overrides", {}).items():
-        target, _, dotted = k.rpartition(":")
-        overrides[(target or None, dotted)] = v
+    overrides = rundir.decode_overrides(cfg.get("overrides"))
     ctx = RunContext(sc, out, int(cfg["seed"]), bool(cfg["quick"]), dict(cfg["options"]), overrides, progress,
                      resume=True, checkpoint_every=int(cfg["checkpoint_every"]),
                      keep_checkpoints=int(cfg["keep_checkpoints"]), check_finite=bool(cfg["check_finite"]))
     if ctx.metrics.dropped_torn:
-        ctx.log(f"{out / 'metrics.jsonl'}: dropped a torn last line (the job was killed while writing it)")
-    return _execute(sc, ctx)
+        ctx.log(f"{run.metrics}: dropped a torn last line (the job was killed while writing it)")
+    return _execute(sc, ctx, on_finish)
 
 
 def _check_overrides(sc: Scenario, overrides: Mapping) -> None:
@@ -451,17 +430,20 @@ def _check_overrides(sc: Scenario, overrides: Mapping) -> None:
 
     raw = {}
     for w in sc.wirings:
-        path = wiring_path(w)
+        try:
+            path = find_wiring(w)
+        except WiringError:  # an unknown name: load_brain reports it
+            continue
         if path.exists():
-            raw[path.stem] = load_yaml(path.read_text(encoding="utf-8"), str(path))[0]
+            raw[w] = load_yaml(path.read_text(encoding="utf-8"), str(path))[0]
     for target, dotted in overrides:
-        if not any(_has_parent(data, dotted) for name, data in raw.items() if target in (None, name)):
-            shown = f"{target + ':' if target else ''}{dotted}"
+        if not any(_has_parent(data, dotted) for w, data in raw.items() if rundir.targets(target, w)):
+            shown = rundir.encode_override(target, dotted)
             raise WiringError(f"--set {shown}: no wiring of scenario '{sc.name}' has this path", "--set",
                               hint="wirings: " + ", ".join(sc.wirings) + "; check `brainsim validate` for their keys")
 
 
-def _execute(sc: Scenario, ctx: RunContext) -> dict:
+def _execute(sc: Scenario, ctx: RunContext, on_finish: Optional[Callable[[Path], None]] = None) -> dict:
     out, overrides = ctx.out, ctx.overrides
     _check_overrides(sc, overrides)
     t0 = time.perf_counter()
@@ -477,12 +459,12 @@ def _execute(sc: Scenario, ctx: RunContext) -> dict:
                "anchor": sc.anchor}
     if ctx.resume:
         summary["resumed"] = True
-    atomic_write_json(out / "summary.json", summary)
+    run = RunDir(out)
+    atomic_write_json(run.summary, summary)
     try:
         sc.figures(ctx, result)
-        from .viz.report import finalize_run  # flow figures + report.html for every run
-
-        finalize_run(out)
+        if on_finish is not None:  # e.g. viz.finalize_run: flow figures + report.html
+            on_finish(out)
     except Exception as e:  # a figure must never lose a finished run
         ctx.log(f"figures failed: {type(e).__name__}: {e}")
-    return json.loads((out / "summary.json").read_text())
+    return json.loads(run.summary.read_text())

@@ -9,7 +9,8 @@ Figures (each returns a :class:`matplotlib.figure.Figure`, for notebooks and pap
 * :func:`animate_flow` — the trial step by step (a GIF, or the frames).
 
 Files of a run directory: :func:`flow_figures`, :func:`write_report` (``report.html``),
-:func:`write_index` (``runs/index.html``), :func:`finalize_run` (both, after every scenario run).
+:func:`write_index` (``runs/index.html``), :func:`finalize_run` (both, after every ``brainsim run``; from
+Python: ``run_scenario(..., on_finish=viz.finalize_run)``).  The run-directory format is :mod:`brainsim.rundir`.
 
 Example::
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..rundir import RunDir
+
 
 def _cmd_viz(args) -> int:
-    from ..scenario import parse_sets
+    from ..rundir import parse_sets
     from ._common import SAVE_FORMATS, VizError, save_figure
     from .drawing import draw_wiring
 
@@ -38,7 +40,7 @@ def _cmd_flow(args) -> int:
                 print(f"wrote {p}")
         else:
             print(f"wrote {paths}")
-    if (Path(args.run_dir) / "summary.json").exists():
+    if RunDir(args.run_dir).summary.exists():
         print(f"wrote {write_report(args.run_dir, make_figures=False)}")
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from ..rundir import RunDir
 from ._common import VizError, new_figure
 
 _SKIP = {"step", "model"}
@@ -28,7 +29,7 @@ def read_metrics(source: "str | Path") -> list:
     """
     p = Path(source)
     if p.is_dir():
-        p = p / "metrics.jsonl"
+        p = RunDir(p).metrics
     if not p.exists():
         raise VizError(f"metrics file '{p}' does not exist", str(p),
                        hint="scenarios log training metrics to RUN/metrics.jsonl; run one first")

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from ..rundir import RunDir
 from ._common import GATE_COLOR, TextMeasure, VizError, inch_axes, new_figure
 from .drawing import MAX_W, MIN_W, draw_wiring, resolve_graph
 
@@ -123,11 +124,10 @@ def load_flow(path: "str | Path", wiring: Optional[str] = None) -> FlowData:
 
 def _load_recorded_graph(npz: Path, wpath: Optional[str], overrides: dict):
     from ..brain import load
+    from ..wiring import WIRING_DIR
 
     candidates = [Path(wpath)] if wpath else []
-    from ..scenario import wiring_path
-
-    candidates.append(wiring_path(npz.stem))
+    candidates.append(WIRING_DIR / f"{npz.stem}.yaml")  # the canonical wiring of that name
     for c in candidates:
         if c.exists():
             return load(c, overrides or None).graph
@@ -138,8 +138,7 @@ def _load_recorded_graph(npz: Path, wpath: Optional[str], overrides: dict):
 
 def flow_files(run_dir: "str | Path") -> list:
     """The flow recordings ``RUN/flow/*.npz`` of a run directory (sorted)."""
-    d = Path(run_dir) / "flow"
-    return sorted(p for p in d.glob("*.npz") if not p.name.startswith(".")) if d.is_dir() else []
+    return RunDir(run_dir).flow_files()
 
 
 # --------------------------------------------------------------------------- numbers per edge

@@ -1,6 +1,7 @@
 """Flow figures and the self-contained HTML report of a run directory, and an index of many runs.
 
-Every scenario run ends with :func:`finalize_run` (called by ``run_scenario``), which writes::
+Every ``brainsim run`` ends with :func:`finalize_run` (the CLI passes it to ``run_scenario`` as
+``on_finish``; Python users pass it themselves), which writes::
 
     RUN/figures/flow/<wiring>-wiring.png     the architecture
     RUN/figures/flow/<wiring>-flow.png       edge widths = mean |signal| in the evaluation trial
@@ -28,6 +29,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .. import rundir
+from ..rundir import RunDir
 from ._common import VizError, save_figure
 
 IMAGE_TYPES = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
@@ -53,23 +56,7 @@ def _require_run_dir(run_dir: "str | Path") -> Path:
     return d
 
 
-def _read_json(path: Path) -> Optional[dict]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
 # --------------------------------------------------------------------------- figures of a run
-
-def _wiring_overrides(config: Optional[dict], wiring: str) -> dict:
-    out = {}
-    for k, v in ((config or {}).get("overrides") or {}).items():
-        target, _, dotted = k.rpartition(":")
-        if target in ("", wiring):
-            out[dotted] = v
-    return out
-
 
 def wiring_figure(run_dir: "str | Path", wiring: str) -> Path:
     """Draw a wiring of the run (with the run's overrides) to ``RUN/figures/flow/<wiring>-wiring.png``."""
@@ -77,7 +64,7 @@ def wiring_figure(run_dir: "str | Path", wiring: str) -> Path:
     from .drawing import draw_wiring, resolve_graph
 
     d = _require_run_dir(run_dir)
-    over = _wiring_overrides(_read_json(d / "config.json"), wiring)
+    over = rundir.config_overrides(rundir.read_config(d), wiring)
     try:
         graph = resolve_graph(wiring, over)
     except BrainsimError:
@@ -85,7 +72,7 @@ def wiring_figure(run_dir: "str | Path", wiring: str) -> Path:
             raise
         graph = resolve_graph(wiring)  # an override aimed at another wiring of the scenario
     fig = draw_wiring(graph)
-    path = save_figure(fig, d / "figures" / "flow" / f"{Path(wiring).stem}-wiring.png", dpi=_png_dpi(fig))
+    path = save_figure(fig, RunDir(d).flow_figures / f"{Path(wiring).stem}-wiring.png", dpi=_png_dpi(fig))
     _close(fig)
     return path
 
@@ -122,7 +109,7 @@ def flow_figures(run_dir: "str | Path", measure: str = "magnitude", gif: bool = 
         raise VizError(f"run directory '{d}' has no flow recording {what}(no {d / 'flow'}/*.npz)", str(d),
                        hint="the scenario must call ctx.save_flow(brain, params, batch, wiring) after training")
     out: dict = {}
-    fdir = d / "figures" / "flow"
+    fdir = RunDir(d).flow_figures
 
     def attempt(what, fn):
         try:
@@ -168,7 +155,7 @@ def flow_figures(run_dir: "str | Path", measure: str = "magnitude", gif: bool = 
         p = attempt(f"{name} edge table", table)
         if p is not None:
             paths["edges"] = p
-    if (d / "metrics.jsonl").exists():
+    if RunDir(d).metrics.exists():
         p = attempt("cost curves", lambda: cost_figure(d))
         if p is not None:
             out["costs"] = p
@@ -181,7 +168,7 @@ def cost_figure(run_dir: "str | Path") -> Path:
 
     d = _require_run_dir(run_dir)
     fig = plot_cost_curves(d)
-    p = save_figure(fig, d / "figures" / "costs.png", dpi=110)
+    p = save_figure(fig, RunDir(d).cost_figure, dpi=110)
     _close(fig)
     return p
 
@@ -191,8 +178,8 @@ def finalize_run(run_dir: "str | Path") -> Path:
     problems: list = []
     d = _require_run_dir(run_dir)
     flow_figures(d, strict=False, problems=problems)
-    config = _read_json(d / "config.json") or {}
-    recorded = {f.stem for f in (d / "flow").glob("*.npz")} if (d / "flow").is_dir() else set()
+    config = rundir.read_config(d) or {}
+    recorded = {f.stem for f in RunDir(d).flow.glob("*.npz")} if RunDir(d).flow.is_dir() else set()
     for w in config.get("wirings") or []:
         if Path(w).stem not in recorded:
             try:
@@ -281,7 +268,7 @@ def _metrics_html(metrics: Any) -> str:
 
 
 def _edges_html(path: Path) -> str:
-    rows = _read_json(path) if path.exists() else None
+    rows = rundir.read_json(path) if path.exists() else None
     if not rows:
         return ""
     cols = [("edge", "edge"), ("from", "from"), ("to", "to"), ("delay", "delay"), ("gate", "gate"),
@@ -327,13 +314,16 @@ def _config_html(d: Path, config: Optional[dict]) -> str:
         parts.append(f"<h3>wiring overrides (--set)</h3><table><tbody>{rows}</tbody></table>")
     for w in config.get("wirings") or []:
         from ..graph import summary_lines
-        from ..scenario import wiring_path
+        from ..wiring import find_wiring
         from .drawing import resolve_graph
 
-        path = wiring_path(w)
+        try:
+            path = find_wiring(w)
+        except BrainsimError:
+            path = Path(w)
         try:
             try:
-                graph = resolve_graph(w, _wiring_overrides(config, w))
+                graph = resolve_graph(w, rundir.config_overrides(config, w))
             except BrainsimError:
                 graph = resolve_graph(w)
             summary = "\n".join(summary_lines(graph))
@@ -360,21 +350,20 @@ def write_report(run_dir: "str | Path", problems: Optional[list] = None, make_fi
         VizError: no run directory, or no ``summary.json`` in it (the run did not finish).
     """
     d = _require_run_dir(run_dir)
-    summary = _read_json(d / "summary.json")
+    run = RunDir(d)
+    summary = rundir.read_summary(d)
     if summary is None:
-        raise VizError(f"run directory '{d}' has no readable summary.json", str(d / "summary.json"),
+        raise VizError(f"run directory '{d}' has no readable summary.json", str(run.summary),
                        hint="the run did not finish; run it again (brainsim run NAME --out DIR --force)")
     problems = list(problems or [])
-    config = _read_json(d / "config.json")
-    fdir = d / "figures" / "flow"
-    from .flow import flow_files
-
-    recordings = [f.stem for f in flow_files(d)]
+    config = rundir.read_config(d)
+    fdir = run.flow_figures
+    recordings = [f.stem for f in run.flow_files()]
     if make_figures:
         for w in recordings:
             if not (fdir / f"{w}-flow.png").exists():
                 flow_figures(d, wiring=w, strict=False, problems=problems)
-        if (d / "metrics.jsonl").exists() and not (d / "figures" / "costs.png").exists():
+        if run.metrics.exists() and not run.cost_figure.exists():
             try:
                 cost_figure(d)
             except Exception as e:  # noqa: BLE001
@@ -427,12 +416,12 @@ def write_report(run_dir: "str | Path", problems: Optional[list] = None, make_fi
         flow.append(_edges_html(fdir / f"{w}-edges.json"))
     flow.append("</section>")
     body += flow
-    costs = d / "figures" / "costs.png"
+    costs = run.cost_figure
     body.append('<section id="costs"><h2>Cost curves</h2>' +
                 (_img(costs, "cost curves", "each area's cost terms over training (log scale where all values are "
                                             "positive and span > 4x)") if costs.exists()
                  else '<p class="muted">no metrics were logged</p>') + "</section>")
-    figdir = d / "figures"
+    figdir = run.figures
     extra = sorted(p for p in figdir.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES
                    and p != costs and fdir not in p.parents) if figdir.is_dir() else []
     extra += sorted(p for p in fdir.glob("*") if p.is_file() and p.suffix.lower() in IMAGE_TYPES
@@ -444,8 +433,8 @@ def write_report(run_dir: "str | Path", problems: Optional[list] = None, make_fi
     body.append(f'<section id="metrics"><h2>Metrics</h2>{_metrics_html(summary.get("metrics"))}</section>')
     body.append(f'<section id="config"><h2>Resolved configuration</h2>{_config_html(d, config)}</section>')
     page = _page(f"brainsim run: {name}", "\n".join(body))
-    out = d / "report.html"
-    tmp = d / ".report.html.tmp"
+    out = run.report
+    tmp = d / f".{out.name}.tmp"
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out
@@ -469,7 +458,7 @@ def _headline(metrics: Any, n: int = 6) -> dict:
 def find_runs(runs_dir: "str | Path") -> list:
     """Run directories (holding ``summary.json``) directly under ``runs_dir`` or one level deeper."""
     d = Path(runs_dir)
-    found = sorted({p.parent for pat in ("*/summary.json", "*/*/summary.json") for p in d.glob(pat)})
+    found = sorted({p.parent for pat in (f"*/{rundir.SUMMARY}", f"*/*/{rundir.SUMMARY}") for p in d.glob(pat)})
     return found
 
 
@@ -485,7 +474,7 @@ def write_index(runs_dir: "str | Path") -> Path:
         raise VizError(f"runs directory '{d}' does not exist", str(d), hint="e.g. brainsim report --index runs/")
     runs = []
     for r in find_runs(d):
-        s = _read_json(r / "summary.json")
+        s = rundir.read_summary(r)
         if s is not None:
             runs.append((r, s))
     if not runs:
@@ -504,8 +493,8 @@ def write_index(runs_dir: "str | Path") -> Path:
         th = "".join(f"<th>{_e(c)}</th>" for c in cols)
         rows = []
         for (r, s), h in zip(items, heads):
-            rel = (r / "report.html").relative_to(d).as_posix()
-            link = f'<a href="{_e(rel)}">{_e(r.relative_to(d).as_posix())}</a>' if (r / "report.html").exists() \
+            rel = RunDir(r).report.relative_to(d).as_posix()
+            link = f'<a href="{_e(rel)}">{_e(r.relative_to(d).as_posix())}</a>' if RunDir(r).report.exists() \
                 else _e(r.relative_to(d).as_posix())
             verdict = '<span class="badge pass">met</span>' if s.get("passed") else \
                 '<span class="badge fail">not met</span>'

@@ -283,7 +283,8 @@ def quick_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("runs") / "twelve"
     run_scenario("twelve_ax", quick=True, out=out, progress=False,
-                 sets=["max_epochs=160", "test_epochs=4", "log_every=2"])
+                 sets=["max_epochs=160", "test_epochs=4", "log_every=2"],
+                 on_finish=viz.finalize_run)  # what `brainsim run` passes
     return out
 
 
@@ -397,3 +398,45 @@ def test_report_never_links_out_and_lists_figures_that_failed(tmp_path):
     body = " ".join(p.text)
     assert "2 run(s), 1 met their criterion, 1 did not" in body
     assert 'href="r1/report.html"' in index and "r2" in body and "0.4" in body and "0.9" in body
+
+
+_TINY_SCENARIO = '''\
+from pathlib import Path
+
+from brainsim.scenario import Result, Scenario
+
+WIRING = str(Path(__file__).with_name("tiny.yaml"))
+
+
+class Tiny(Scenario):
+    name = "tiny"
+    wirings = (WIRING,)
+
+    def run(self, ctx):
+        ctx.load_brain(WIRING)
+        return Result(True, "loads", {"score": 1.0})
+
+
+SCENARIO = Tiny()
+'''
+
+
+def test_the_cli_finishes_every_run_with_a_report_python_users_choose_with_on_finish(tmp_path, capsys):
+    from brainsim.scenario import run_scenario
+
+    (tmp_path / "tiny.yaml").write_text((ROOT / "wiring" / "lstm_baseline.yaml").read_text())
+    sc = str(tmp_path / "tiny.py")
+    (tmp_path / "tiny.py").write_text(_TINY_SCENARIO)
+    run_scenario(sc, out=tmp_path / "plain", progress=False)  # the runner itself draws nothing
+    assert (tmp_path / "plain" / "summary.json").exists() and not (tmp_path / "plain" / "report.html").exists()
+    seen = []
+    run_scenario(sc, out=tmp_path / "hooked", progress=False, on_finish=seen.append)
+    assert seen == [tmp_path / "hooked"]
+
+    def broken(run_dir):
+        raise RuntimeError("no figures today")
+    summary = run_scenario(sc, out=tmp_path / "broken", on_finish=broken)  # never loses the finished run
+    assert summary["passed"] and "figures failed: RuntimeError: no figures today" in capsys.readouterr().out
+    assert main(["run", sc, "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    assert (tmp_path / "cli" / "report.html").exists()
+    assert (tmp_path / "cli" / "figures" / "flow" / "tiny-wiring.png").exists()

@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create .venv, install brainsim, run the flagship scenario (12-AX) in quick mode
-#   make test   create/update .venv, install brainsim[test], run the test suite
+#   make test   create/update .venv, install brainsim[test], check the import layers, run the test suite
+#   make lint   check that the layers point one way (import-linter contracts in pyproject.toml)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test lint venv bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +23,15 @@ demo: $(STAMP)
 	$(BIN)/brainsim run twelve_ax --quick --force --out runs/demo
 	@echo "open runs/demo/report.html"
 
+lint: $(STAMP)
+	$(BIN)/lint-imports
+
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .import_linter_cache

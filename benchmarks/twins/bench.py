@@ -135,12 +135,14 @@ def torch_runner(s: Setup, threads: int) -> Callable[[int], float]:
 
 
 def interleaved(runners: dict, rounds: int, block_seconds: float) -> dict:
-    """``{name: [seconds per step, one per round]}``: A B C … A B C …, after one warm-up call each."""
+    """``{name: [seconds per step, one per round]}``: A B C … A B C …, after one warm-up call each.
+
+    A block repeats a step as often as fits ``block_seconds`` (at least once), from one timed call.
+    """
     reps = {}
     for name, run in runners.items():
         run(1)  # warm-up (compiles)
-        t = min(run(1), run(1))
-        reps[name] = max(1, round(block_seconds / max(t, 1e-7)))
+        reps[name] = max(1, round(block_seconds / max(run(1), 1e-7)))
     out = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():

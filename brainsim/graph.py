@@ -418,7 +418,7 @@ def _ref_exists(spec: WiringSpec, classes: dict, ref: Ref, where, role: str) -> 
 def summary_lines(bg: BrainGraph, param_counts: Optional[dict] = None) -> list[str]:
     """A one-screen summary for ``brainsim validate``."""
     lines = [f"wiring '{bg.spec.name}' ({bg.spec.file}): OK",
-             f"inputs: " + ", ".join(f"{k}[{d}]" for k, d in bg.spec.inputs)]
+             "inputs: " + ", ".join(f"{k}[{d}]" for k, d in bg.spec.inputs)]
     lines.append(f"areas ({len(bg.areas)}):")
     for n in bg.areas.values():
         pc = f", {param_counts[n.name]:,} params" if param_counts else ""

@@ -193,15 +193,16 @@ class Brain:
             raise ShapeError(f"inputs must be a dict {{input name: array}}, found {type(inputs).__name__}",
                              hint="names: " + ", ".join(self.inputs))
         try:
-            sig = (time_axis,) + tuple((k, tuple(v.shape), str(v.dtype)) for k, v in inputs.items())
+            sig = (time_axis,) + tuple((k, type(v), v.shape, v.dtype) for k, v in inputs.items())
         except AttributeError:
             sig = None
-        if sig is not None and sig in self._input_checks:
-            return {k: inputs[k] if inputs[k].dtype == jnp.float32 and isinstance(inputs[k], jax.Array)
-                    else jnp.asarray(inputs[k], jnp.float32) for k in self.inputs}
+        as_is = self._input_checks.get(sig) if sig is not None else None
+        if as_is is not None:  # seen before: only convert (nothing to do for float32 device arrays)
+            return inputs if as_is else {k: jnp.asarray(inputs[k], jnp.float32) for k in self.inputs}
         out = self._validate_inputs(inputs, time_axis)
         if sig is not None:
-            self._input_checks[sig] = True
+            self._input_checks[sig] = all(isinstance(v, jax.Array) and v.dtype == jnp.float32
+                                          for v in inputs.values())
         return out
 
     def _validate_inputs(self, inputs: Mapping[str, Any], time_axis: bool) -> dict:

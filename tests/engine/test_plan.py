@@ -103,3 +103,19 @@ def test_second_call_does_not_recompile_and_checks_are_cached_by_shape():
     _, _, out_state, _ = brain.train_step(params, opt, state, random_batch(brain, 2, 7, jax.random.key(9)),
                                           jax.random.key(9), 9, return_state=True)
     assert int(out_state["t"]) == 7
+
+
+def test_cached_input_checks_still_reject_a_new_bad_shape_and_convert_numpy():
+    from brainsim.errors import ShapeError
+
+    brain = from_yaml(DELAY1)
+    good = random_batch(brain, 2, 7, jax.random.key(0))
+    dev = {k: jax.numpy.asarray(v) for k, v in good.items()}
+    assert brain.check_inputs(dev) is dev or brain.check_inputs(dev) == dev
+    assert brain.check_inputs(dev) is dev  # cached: float32 device arrays pass as they are
+    host = {k: np.asarray(v, np.float64) for k, v in good.items()}  # same shapes, other type and dtype
+    out = brain.check_inputs(host)
+    assert all(isinstance(v, jax.Array) and v.dtype == np.float32 for v in out.values())
+    bad = dict(dev, x=dev["x"][..., :2])
+    with pytest.raises(ShapeError, match="input 'x' must have shape"):
+        brain.check_inputs(bad)

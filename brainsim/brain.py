@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import BrainGraph, build_graph
-from .learn import diagnose, episode_loss, make_train_step, split_paths, trainables
+from .learn import diagnose, episode_loss, make_train_step, trainables
 from .optim import make_optimizer
 from .plan import INIT_PROJECTIONS, build_plan
 from .rules import make_rule
@@ -136,15 +136,9 @@ class Brain:
         return state
 
     def param_counts(self, params: dict) -> dict[str, int]:
-        """Learnable scalars per area (its projections included)."""
-        out = {}
-        for name in self.areas:
-            learned, _ = split_paths(params["areas"][name], self.plan.area(name).learned)
-            n = sum(int(x.size) for x in jax.tree.leaves(learned))
-            n += sum(int(params["projections"][e.name]["w"].size) for e in self.graph.edges_into(name)
-                     if e.projection)
-            out[name] = n
-        return out
+        """Learnable scalars per area (its projections included): the sizes of what its optimiser sees."""
+        train, _ = trainables(self.plan, params)
+        return {name: sum(int(x.size) for x in jax.tree.leaves(train[name])) for name in self.areas}
 
     # ------------------------------------------------------------------ compiled pure functions
     @staticmethod

@@ -162,3 +162,11 @@ def test_bench_reports_the_guard_overhead():
     res = bench_brain(_brain(), batch=8, time_steps=12, iters=3)  # 3 steps from the start: still finite
     assert isinstance(res["finite_check_overhead"], float) and res["finite_check_seconds"] > 0
     json.dumps(res)
+
+
+def test_a_gradient_is_named_when_outputs_and_costs_are_finite():
+    m = {"motor/supervised": jnp.asarray(0.3), "loss": jnp.asarray(0.3), "finite": jnp.asarray(False),
+         "finite:cortex.code": jnp.asarray(True), "finite:grad:cortex": jnp.asarray(True),
+         "finite:grad:motor": jnp.asarray(False)}
+    with pytest.raises(NonFiniteError, match=r"^areas\.motor: error: .* step 5: area 'motor', the gradient"):
+        check_finite(m, 5, order=ORDER)

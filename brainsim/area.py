@@ -138,7 +138,7 @@ def register_area(name: str) -> Callable[[type["Area"]], type["Area"]]:
 # Area catalogues: modules whose import registers area types.  A package declares its catalogue as an
 # entry point, e.g. in pyproject.toml:   [project.entry-points."brainsim.areas"]   mine = "my_areas"
 CATALOGUE_GROUP = "brainsim.areas"
-BUILTIN_CATALOGUE = "areas"  # brainsim's own catalogue (declared as the entry point `builtin`)
+BUILTIN_CATALOGUE = "brainsim.areas"  # brainsim's own catalogue (declared as the entry point `builtin`)
 _catalogues = {"state": "unloaded"}  # unloaded | loading | loaded
 
 
@@ -152,7 +152,7 @@ def _catalogue_entry_points() -> list:
 
 def load_catalogues() -> None:
     """Import every area catalogue once: each entry point of the group ``brainsim.areas``, then the
-    built-in catalogue (``areas``) by module name, so it is found when entry points are not installed.
+    built-in catalogue (``brainsim.areas``) by module name, so it is found when entry points are not installed.
 
     Raises:
         AreaError: a catalogue failed to import (the message names its entry point).

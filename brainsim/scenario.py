@@ -52,8 +52,8 @@ from .wiring import find_wiring
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_KEEP_CHECKPOINTS = 3
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_DIR = ROOT / "scenarios"
+SCENARIO_PACKAGE = "brainsim.scenarios"  # the repo's scenarios/ folder, mapped into the namespace
+SCENARIO_DIR = Path(next(iter(importlib.util.find_spec(SCENARIO_PACKAGE).submodule_search_locations)))
 
 
 @dataclass
@@ -286,7 +286,7 @@ def get_scenario(name_or_path: str) -> Scenario:
         if name_or_path not in names:
             raise ScenarioError(f"unknown scenario '{name_or_path}'{did_you_mean(name_or_path, names)}",
                                 hint="scenarios: " + ", ".join(names) + " (or a path to a .py file)")
-        module = importlib.import_module(f"scenarios.{name_or_path}")
+        module = importlib.import_module(f"{SCENARIO_PACKAGE}.{name_or_path}")
     sc = getattr(module, "SCENARIO", None)
     if not isinstance(sc, Scenario):
         raise ScenarioError(f"'{name_or_path}' defines no SCENARIO = <Scenario instance>",

@@ -32,6 +32,7 @@ in block style (``gate: bg.gate[0]`` on its own line) it need not be.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from dataclasses import dataclass, field
@@ -636,7 +637,14 @@ def parse_wiring(text: str, file: str = "<string>", overrides: Optional[Mapping[
 
 # --------------------------------------------------------------------------- canonical wirings
 
-WIRING_DIR = Path(__file__).resolve().parent.parent / "wiring"  # the canonical architectures
+def _package_dir(name: str) -> Path:
+    """Where a data package of brainsim lives (the repo's ``wiring/`` in a checkout, ``brainsim/wirings/``
+    in an installed wheel), found without importing it."""
+    spec = importlib.util.find_spec(name)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+WIRING_DIR = _package_dir("brainsim.wirings")  # the canonical architectures
 WIRING_SUFFIXES = (".yaml", ".yml")
 
 

@@ -30,7 +30,7 @@ def _ep(name: str, value: str) -> importlib.metadata.EntryPoint:
 
 def test_the_builtin_catalogue_is_declared_as_an_entry_point():
     eps = importlib.metadata.entry_points(group="brainsim.areas")
-    assert any(ep.name == "builtin" and ep.value == "areas" for ep in eps), list(eps)
+    assert any(ep.name == "builtin" and ep.value == "brainsim.areas" for ep in eps), list(eps)
     assert "cortex" in area_types() and "basal_ganglia" in area_types()
 
 

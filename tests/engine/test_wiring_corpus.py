@@ -26,7 +26,7 @@ import pytest
 
 import jax.numpy as jnp
 
-import areas  # noqa: F401  (import the catalogue up front: timings below measure validation only)
+import brainsim.areas  # noqa: F401  (import the catalogue up front: timings below measure validation only)
 import brainsim.brain  # noqa: F401
 from brainsim.cli import build_parser, main
 

@@ -1,0 +1,1 @@
+"""The canonical wirings (``*.yaml``), shipped in the package as ``brainsim.wirings``."""

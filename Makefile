@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create .venv, install brainsim, run the flagship scenario (12-AX) in quick mode
 #   make test   create/update .venv, install brainsim[test], check the import layers, run the test suite
-#   make lint   check that the layers point one way (import-linter contracts in pyproject.toml)
+#   make lint   check that the layers point one way (import-linter contracts in pyproject.toml), ruff check
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -25,9 +25,11 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:cacheprovider
 
 bench: $(STAMP)

@@ -107,6 +107,12 @@ class StepPlan:
         delayed: the edges with ``delay > 0`` (each owns a ring buffer), in wiring order.
         edges: every edge, in wiring order.
         probes: ``(("area.port" or output name, Ref), ...)``: what :func:`brainsim.step.scan` keeps by default.
+        unroll: time steps per iteration of the episode's ``lax.scan`` (its ``unroll``; 1: none).
+        axis_name: the mesh axis the batch is split over inside ``shard_map`` (``None``: not split):
+            samples draw their keys by global index and cost denominators and gradients are summed
+            over it (:mod:`brainsim.sharding`).
+        matmul_dtype: ``"bfloat16"`` runs the areas' matrix products in bf16 (params and signals cast
+            at the episode start, state and costs kept in float32); ``None``: float32.
     """
 
     name: str
@@ -115,6 +121,9 @@ class StepPlan:
     delayed: tuple
     edges: tuple
     probes: tuple
+    unroll: int = 1
+    axis_name: Optional[str] = None
+    matmul_dtype: Optional[str] = None
 
     def area(self, name: str) -> AreaPlan:
         """The :class:`AreaPlan` named ``name``."""

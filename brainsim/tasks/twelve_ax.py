@@ -49,6 +49,7 @@ import numpy as np
 
 from ..errors import ScenarioError
 from .base import Batch, Task
+from .registry import TaskOption, register_task
 
 __all__ = [
     "SYMBOLS",
@@ -251,8 +252,9 @@ def _check_positive_int(value, name: str) -> None:
         raise ScenarioError(f"{name} must be a positive integer; got {value!r}", where=f"task.{name}")
 
 
+@register_task("twelve_ax")
 class TwelveAX(Task):
-    """The 12-AX task (O'Reilly & Frank 2006), one epoch per batch element.
+    """The 12-AX task (O'Reilly & Frank 2006), one epoch per batch element (numpy, host-side).
 
     Args:
         outer_loops: outer loops per epoch (the paper: 25).
@@ -275,6 +277,11 @@ class TwelveAX(Task):
     """
 
     name = "twelve_ax"
+    kind = "numpy"
+    options = {
+        "outer_loops": TaskOption(int, 25, "outer loops per epoch (the paper: 25)"),
+        "max_len": TaskOption((int, type(None)), None, "padded length T (default outer_loops * 9, the longest epoch)"),
+    }
     input_dim = len(SYMBOLS)
     target_dim = len(TARGET_NAMES)
 

@@ -77,10 +77,13 @@ def cost_metrics(plan: StepPlan, costs: Mapping, step) -> tuple[jax.Array, dict]
     """``(total, {"area/term": mean})`` from a scan's ``{(area, term): (num [T, B], den [T, B])}``."""
     total = jnp.zeros((), jnp.float32)
     metrics = {}
+    dens = {k: jnp.sum(den) for k, (_, den) in costs.items()}
+    if plan.axis_name is not None:  # the batch is split over devices: one all-reduce of the denominators
+        dens = jax.lax.psum(dens, plan.axis_name)
     for a in sorted(plan.areas, key=lambda a: a.name):
         for spec, _ in a.costs:
-            num, den = costs[(a.name, spec.name)]
-            value = jnp.sum(num) / jnp.maximum(jnp.sum(den), 1e-8)
+            num, _ = costs[(a.name, spec.name)]
+            value = jnp.sum(num) / jnp.maximum(dens[(a.name, spec.name)], 1e-8)
             metrics[f"{a.name}/{spec.name}"] = value
             total = total + spec.weight_at(step) * value
     metrics["loss"] = total
@@ -133,6 +136,8 @@ def make_train_step(plan: StepPlan, rules: Mapping, optimizers: Mapping, *, keep
         else:
             _, (new_state, metrics, trace) = loss_of(tr_grad)
             grads = {}
+        if plan.axis_name is not None:  # batch split over devices: ONE all-reduce of gradients and metrics
+            grads, metrics = jax.lax.psum((grads, metrics), plan.axis_name)
 
         def area_cost(name, p):  # the brain's summed cost with one area's params replaced
             return episode_loss(plan, {**train, name: p}, fixed, state, batch, key, step, ())[0]

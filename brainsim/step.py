@@ -33,6 +33,21 @@ from .plan import KEY_STREAMS, AreaPlan, StepPlan
 from .wiring import Ref
 
 
+def _first_sample(plan: StepPlan, B: int):
+    """Global index of this device's first sample (0 unless the batch is split over ``plan.axis_name``)."""
+    return 0 if plan.axis_name is None else jax.lax.axis_index(plan.axis_name) * B
+
+
+def _cast_floats(tree, dtype):
+    """Every floating leaf of ``tree`` as ``dtype`` (ints, bools and keys untouched)."""
+    return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x, tree)
+
+
+def _cast_like(tree, like):
+    """``tree`` with each leaf cast to the dtype of the matching leaf of ``like``."""
+    return jax.tree.map(lambda x, y: x.astype(y.dtype), tree, like)
+
+
 def stream_key(key: jax.Array, stream: str) -> jax.Array:
     """The root key of a named stream (``"steps"``, ``"rules"``) of a run or training-step key."""
     return jax.random.fold_in(key, KEY_STREAMS[stream])
@@ -140,7 +155,7 @@ def batched_step(plan: StepPlan, params, state, ext, key, with_costs: bool = Fal
     B = next(iter(ext.values())).shape[0]
     t = state["t"]
     delayed = read_delays(plan, state["delays"], t)
-    keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B))
+    keys = jax.vmap(lambda b: jax.random.fold_in(key, b))(jnp.arange(B) + _first_sample(plan, B))
     areas, sig, costs = jax.vmap(lambda s, x, d, k: sample_step(plan, params, s, x, d, k, with_costs))(
         state["areas"], ext, delayed, keys)
     new = {"areas": areas, "delays": write_delays(plan, state["delays"], t, sig), "t": t + 1}
@@ -182,13 +197,24 @@ def scan(plan: StepPlan, params, state, inputs, key, keep: tuple = None, *, with
     keep = plan.probes if keep is None else keep
     steps = stream_key(key, "steps")
 
+    low = None if plan.matmul_dtype is None else jnp.dtype(plan.matmul_dtype)
+    if low is not None:  # cast once, outside the loop (gradients reach the float32 params through it)
+        params = _cast_floats(params, low)
+
     def body(carry, x):
         st, i = carry
-        st, sig, costs, delayed = batched_step(plan, params, st, x, jax.random.fold_in(steps, i), with_costs)
+        if low is not None:  # bf16 matmuls: this step computes in bf16, the carry stays in its dtypes
+            new, sig, costs, delayed = batched_step(plan, params, _cast_floats(st, low), _cast_floats(x, low),
+                                                    jax.random.fold_in(steps, i), with_costs)
+            st, costs = _cast_like(new, st), _cast_floats(costs, jnp.float32)
+            sig, delayed = _cast_floats(sig, jnp.float32), _cast_floats(delayed, jnp.float32)
+        else:
+            st, sig, costs, delayed = batched_step(plan, params, st, x, jax.random.fold_in(steps, i), with_costs)
         trace = {k: signal(sig, r) for k, r in keep}
         if edges:
             trace.update(edge_activity(plan, sig, delayed))
         return (st, i + 1), (trace, costs, output_flags(sig) if flags else {})
 
-    (state, _), (trace, costs, ok) = jax.lax.scan(body, (state, jnp.zeros((), jnp.int32)), inputs)
+    (state, _), (trace, costs, ok) = jax.lax.scan(body, (state, jnp.zeros((), jnp.int32)), inputs,
+                                                  unroll=plan.unroll)
     return state, trace, costs, ok

@@ -94,6 +94,7 @@ from flax import nnx
 from brainsim.area import Area, Fixed, Port, register_area
 
 _EPS = 1e-8
+_NONE = -1  # "no slot" in the sequence links and the replay pointer
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
@@ -113,23 +114,42 @@ class _DentateGyrus(nnx.Module):
         self.w = Fixed(_dg_weights(rngs.params(), n_in, n_dg, fan_in))
 
 
+def _sign(h, s):
+    """``sign(h)``, keeping the old state ``s`` where ``h == 0``."""
+    return jnp.where(h > 0, 1.0, jnp.where(h < 0, -1.0, jnp.sign(s)))
+
+
+def _kwta(h, k: int):
+    """0/1 vector with ones on the ``k`` largest entries of ``h``."""
+    _, idx = jax.lax.top_k(h, k)
+    return jnp.zeros_like(h).at[idx].set(1.0)
+
+
 @register_area("hippocampus")
 class Hippocampus(Area):
-    """DG pattern separation + CA3 autoassociative slot memory (classical or modern Hopfield)."""
+    """EC -> DG -> CA3 -> CA1 -> EC: one-shot slot memory, completion to a fixed point, sequences, replay."""
 
     color = "#DD8452"  # in drawings (brainsim viz)
+    # memories (and the clock that orders them) outlive an episode; the replay pointer and the
+    # sequence chain under construction are activity and reset (see brainsim.phases)
+    lifelong = ("memory", "ca3", "keys", "last_used", "valid", "clock", "succ", "pred", "newest")
 
     @dataclasses.dataclass(frozen=True)
     class Config:
         size: int = 64
         slots: int = 128
         mode: Literal["classical", "modern"] = "modern"
+        pathway: Literal["dg", "direct"] = "dg"
         beta: float = 8.0
-        iterations: int = 5
+        similarity: Literal["cosine", "dot"] = "cosine"
+        iterations: int = 100
+        tolerance: float = 1e-4
         dg_factor: int = 4
         dg_sparsity: float = 0.05
         dg_fan_in: int = 16
         recognition: float = 0.5
+        reject_novel: bool = False
+        sequence: bool = False
 
         def check(self):
             if self.size < 1 or self.slots < 1:
@@ -137,7 +157,9 @@ class Hippocampus(Area):
             if self.beta <= 0:
                 return f"beta (modern inverse temperature) must be > 0, found {self.beta}"
             if self.iterations < 1:
-                return f"iterations must be >= 1, found {self.iterations}"
+                return f"iterations (the cap on recall updates) must be >= 1, found {self.iterations}"
+            if self.tolerance < 0:
+                return f"tolerance must be >= 0, found {self.tolerance}"
             if self.dg_factor < 1:
                 return f"dg_factor (DG cells per input unit) must be >= 1, found {self.dg_factor}"
             if not 0.0 < self.dg_sparsity < 1.0:
@@ -149,15 +171,18 @@ class Hippocampus(Area):
             return None
 
     inputs = {
-        "cue": Port("size", doc="retrieval cue"),
+        "cue": Port("size", doc="retrieval cue (EC input)"),
         "store": Port("size", required=False, doc="pattern stored when write is on (default: the cue)"),
-        "write": Port(1, required=False, doc="> 0.5: store one-shot in the least-recently-used slot"),
-        "replay": Port(1, required=False, doc="> 0.5: emit a stored memory on replayed"),
+        "write": Port(1, required=False, doc="> 0.5: store one-shot in the least-recently-used slot (no recall)"),
+        "replay": Port(1, required=False, doc="> 0.5: emit a stored memory (sequence mode: the next of an episode)"),
+        "reverse": Port(1, required=False, doc="> 0.5 with replay (e.g. after reward): sequences replay backwards"),
     }
     outputs = {
-        "recall": Port("size", doc="CA3-completed pattern"),
+        "recall": Port("size", doc="CA1 output of the completed CA3 state (zeros on write steps / empty memory)"),
         "familiarity": Port(1, doc="DG-space recognition in [0, 1] (low = novel)"),
-        "replayed": Port("size", doc="a stored memory sampled for consolidation (zeros when replay is off)"),
+        "match": Port(1, doc="1 when familiarity >= recognition (a stored item), else 0 (novel)"),
+        "next": Port("size", doc="sequence mode: the heteroassociative prediction of the cue's successor"),
+        "replayed": Port("size", doc="a replayed memory (zeros when replay is off)"),
         "separated": Port("dg_factor * size", doc="DG code of the cue (0/1, k active)"),
     }
 
@@ -171,17 +196,29 @@ class Hippocampus(Area):
         """Number of active DG cells (k-winners-take-all), at least 1."""
         return max(1, round(self.config.dg_sparsity * self.n_dg))
 
+    @property
+    def n_ca3(self) -> int:
+        """Width of the CA3 code: D (``pathway: dg``) or N (``direct``)."""
+        return self.n_dg if self.config.pathway == "dg" else self.config.size
+
     def build(self, rngs):
         return _DentateGyrus(self.config.size, self.n_dg, min(self.config.dg_fan_in, self.config.size), rngs)
 
     def initial_state(self):
         m, n = self.config.slots, self.config.size
+        c = self.n_dg if self.config.pathway == "dg" else 0  # direct: CA3 stores `memory` itself
         # built in numpy: no per-shape XLA compile for constant arrays
         return {"memory": jnp.asarray(np.zeros((m, n), np.float32)),
+                "ca3": jnp.asarray(np.zeros((m, c), np.float32)),
                 "keys": jnp.asarray(np.zeros((m, self.k_dg), np.int32)),
                 "last_used": jnp.asarray(np.full((m,), -1, np.int32)),
                 "valid": jnp.asarray(np.zeros((m,), bool)),
-                "clock": jnp.asarray(np.zeros((), np.int32))}
+                "clock": jnp.asarray(np.zeros((), np.int32)),
+                "succ": jnp.asarray(np.full((m,), _NONE, np.int32)),
+                "pred": jnp.asarray(np.full((m,), _NONE, np.int32)),
+                "newest": jnp.asarray(np.full((), _NONE, np.int32)),
+                "prev_slot": jnp.asarray(np.full((), _NONE, np.int32)),
+                "replay_slot": jnp.asarray(np.full((), _NONE, np.int32))}
 
     # ---- dentate gyrus -------------------------------------------------------
     def separate(self, w, x):
@@ -190,63 +227,180 @@ class Hippocampus(Area):
         return jnp.zeros((self.n_dg,), jnp.float32).at[idx].set(1.0), idx.astype(jnp.int32)
 
     # ---- CA3 -----------------------------------------------------------------
-    def complete(self, memory, valid, x):
-        """CA3 pattern completion of cue ``x [size]`` over ``memory [slots, size]`` masked by ``valid``."""
-        n = self.config.size
+    def weights(self, ca3, valid, s):
+        """Slot weights ``[slots]`` of CA3 state ``s [C]`` over the stored codes ``ca3 [slots, C]``.
+
+        Modern: the softmax attention ``p``; classical: the Hebbian overlaps ``(xi_mu - a) . (s - a) / C``
+        (``a`` = mean activity of sparse DG codes, 0 for +-1 patterns), i.e. ``W s = sum_mu xi_mu w_mu``.
+        """
+        cfg, c = self.config, ca3.shape[1]
+        if cfg.mode == "classical":
+            a = self.k_dg / self.n_dg if cfg.pathway == "dg" else 0.0
+            return valid * ((ca3 - a) @ (s - a)) / c
+        if cfg.similarity == "dot":
+            logits = cfg.beta * (ca3 @ s)
+        else:
+            unit = ca3 * jax.lax.rsqrt(jnp.sum(jnp.square(ca3), axis=1, keepdims=True) + _EPS)
+            logits = cfg.beta * jnp.sqrt(float(c)) * (unit @ (s * jax.lax.rsqrt(jnp.sum(jnp.square(s)) + _EPS)))
+        return jax.nn.softmax(jnp.where(valid, logits, -1e30))
+
+    def update(self, ca3, valid, s):
+        """One synchronous CA3 update ``s -> s'`` ``[C]``."""
+        cfg = self.config
+        w = self.weights(ca3, valid, s)
+        if cfg.mode == "modern":
+            return w @ ca3
+        a = self.k_dg / self.n_dg if cfg.pathway == "dg" else 0.0
+        self_coupling = (valid @ jnp.square(ca3 - a)) / ca3.shape[1]  # the Hebbian W's diagonal, removed
+        h = (w @ (ca3 - a)) - self_coupling * (s - a)
+        return _kwta(h, self.k_dg) if cfg.pathway == "dg" else _sign(h, s)
+
+    def complete(self, ca3, valid, s0, active=True):
+        """CA3 completion of ``s0 [C]`` to a fixed point (at most ``iterations`` updates; none when not ``active``).
+
+        Returns ``(s [C], updates int32)``. Classical: until no unit changes; modern: until
+        ``max |s' - s| <= tolerance``. Not differentiable (the store is state): inputs are stop_gradient'ed.
+        """
+        cfg = self.config
+        ca3, s0 = jax.lax.stop_gradient(ca3), jax.lax.stop_gradient(s0)
+        valid = valid.astype(jnp.float32)
+
+        def cond(c):
+            _, n, done = c
+            return (~done) & (n < cfg.iterations)
+
+        def body(c):
+            s, n, _ = c
+            s2 = self.update(ca3, valid, s)
+            return s2, n + 1, jnp.max(jnp.abs(s2 - s)) <= cfg.tolerance
+
+        s, n, _ = jax.lax.while_loop(cond, body, (s0, jnp.zeros((), jnp.int32), ~jnp.asarray(active)))
+        return s, n
+
+    def ca3_code(self, memory, ca3):
+        """The stored CA3 codes ``[slots, C]`` (the EC patterns themselves on the direct pathway)."""
+        return ca3 if self.config.pathway == "dg" else memory
+
+    def perforant(self, memory, ca3, valid, x):
+        """CA3 state ``[C]`` the cue ``x [size]`` drives through the direct perforant path (EC -> CA3).
+
+        ``direct``: the cue itself. ``dg``: the Hebbian EC -> CA3 association formed at storage
+        (``W_pp = sum_mu (xi_mu - a) ec_mu^T``) read by the cue: modern, the stored codes weighted by
+        ``softmax(beta sqrt(N) cos(x, ec_mu))``; classical, k-WTA of ``W_pp x``.  Retrieval does not go
+        through the DG (Treves & Rolls 1992: the DG is needed at storage, the perforant path at recall).
+        """
+        if self.config.pathway == "direct":
+            return x
         v = valid.astype(jnp.float32)
         if self.config.mode == "classical":
-            self_coupling = (v @ jnp.square(memory)) / n  # the diagonal of the Hebbian W, removed
-
-            def update(_, s):
-                h = memory.T @ (v * (memory @ s)) / n - self_coupling * s
-                return jnp.where(h > 0, 1.0, jnp.where(h < 0, -1.0, jnp.sign(s)))
-
-            return jax.lax.fori_loop(0, self.config.iterations, update, x)
+            a = self.k_dg / self.n_dg
+            return _kwta(((v * (memory @ x)) / self.config.size) @ (ca3 - a), self.k_dg)
         unit = memory * jax.lax.rsqrt(jnp.sum(jnp.square(memory), axis=1, keepdims=True) + _EPS)
-        scale = self.config.beta * jnp.sqrt(float(n))
+        cos = unit @ (x * jax.lax.rsqrt(jnp.sum(jnp.square(x)) + _EPS))
+        p = jax.nn.softmax(jnp.where(valid, self.config.beta * jnp.sqrt(float(self.config.size)) * cos, -1e30))
+        return p @ ca3
 
-        def update(_, s):
-            cos = unit @ (s * jax.lax.rsqrt(jnp.sum(jnp.square(s)) + _EPS))
-            p = jax.nn.softmax(jnp.where(valid, scale * cos, -1e30))
-            return p @ memory
+    def ca1(self, ca3, valid, s, values):
+        """CA1 / EC output ``[size]``: the patterns ``values [slots, size]`` read by CA3 state ``s``."""
+        if self.config.pathway == "direct" and values is None:
+            return s
+        w = self.weights(ca3, valid.astype(jnp.float32), s)
+        out = w @ values
+        return _sign(out, out) if self.config.mode == "classical" else out
 
-        return jax.lax.fori_loop(0, self.config.iterations, update, x)
-
+    # ---- the step ------------------------------------------------------------
     def forward(self, module, state, inputs, key):
         return self._step(module.w.value, state, inputs, key)
 
     # one compiled unit even when called eagerly (eager JAX compiles every primitive on its own)
     @functools.partial(jax.jit, static_argnums=0)
     def _step(self, w, state, inputs, key):
-        mem, keys, valid, clock = state["memory"], state["keys"], state["valid"], state["clock"]
-        last_used = state["last_used"]
-        any_valid = jnp.any(valid)
         cue = inputs["cue"]
-
-        # recognition in DG space, recall in CA3 (both read the memory before this step's write)
-        code, _ = self.separate(w, cue)
-        shared = jnp.where(valid, jnp.mean(code[keys], axis=1), 0.0)
-        best = jnp.argmax(shared)
-        familiarity = shared[best]
-        recall = jnp.where(any_valid, self.complete(mem, valid, cue), 0.0)
-        last_used = last_used.at[best].set(jnp.where(familiarity >= self.config.recognition, clock, last_used[best]))
-
-        # one-shot storage in the least-recently-used slot (empty slots first)
         write = inputs["write"][0] > 0.5
-        pattern = jnp.where(jnp.any(inputs["store"] != 0), inputs["store"], cue)
-        _, pattern_idx = self.separate(w, pattern)
-        slot = jnp.argmin(jnp.where(valid, last_used, -1))
-        new_state = {
-            "memory": mem.at[slot].set(jnp.where(write, pattern, mem[slot])),
-            "keys": keys.at[slot].set(jnp.where(write, pattern_idx, keys[slot])),
-            "last_used": last_used.at[slot].set(jnp.where(write, clock, last_used[slot])),
-            "valid": valid.at[slot].set(valid[slot] | write),
-            "clock": clock + 1,
-        }
+        code, _ = self.separate(w, cue)
+        familiarity, best = self.recognise(state, code)
+        match = familiarity >= self.config.recognition
+        recall, nxt = self.retrieve(state, cue, match, active=~write & jnp.any(cue != 0))
+        last_used = state["last_used"].at[best].set(jnp.where(match, state["clock"], state["last_used"][best]))
+        new_state = self.store({**state, "last_used": last_used}, w, inputs, write)
+        replayed, new_state["replay_slot"] = self.replay(state, inputs, key)
+        new_state["clock"] = state["clock"] + 1
+        return new_state, {"recall": recall, "familiarity": familiarity[None], "match": match.astype(jnp.float32)[None],
+                           "next": nxt, "replayed": replayed, "separated": code}
 
-        # replay: a filled slot drawn uniformly with the step key
-        pick = jax.random.categorical(key, jnp.where(valid, 0.0, -1e30))
-        on = (inputs["replay"][0] > 0.5) & any_valid
-        replayed = jnp.where(on, mem[pick], 0.0)
-        return new_state, {"recall": recall, "familiarity": familiarity[None], "replayed": replayed,
-                           "separated": code}
+    def recognise(self, state, code):
+        """DG-space familiarity ``[]`` of a cue's DG code and the best-matching slot (memory before the write)."""
+        shared = jnp.where(state["valid"], jnp.mean(code[state["keys"]], axis=1), 0.0)
+        best = jnp.argmax(shared)
+        return shared[best], best
+
+    def retrieve(self, state, cue, match, active):
+        """Completion to a fixed point, CA1 readout and (sequence mode) the successor: ``(recall, next)`` ``[size]``.
+
+        Nothing runs (zero updates) unless ``active`` (a recall step with a non-empty memory).
+        """
+        mem, valid = state["memory"], state["valid"]
+        ca3 = self.ca3_code(mem, state["ca3"])
+        active = active & jnp.any(valid)
+        s, _ = self.complete(ca3, valid, self.perforant(mem, state["ca3"], valid, cue), active)
+        keep = active & (match | (not self.config.reject_novel))
+        recall = jnp.where(keep, self.ca1(ca3, valid, s, None if self.config.pathway == "direct" else mem), 0.0)
+        if not self.config.sequence:
+            return recall, jnp.zeros_like(cue)
+        # heteroassociative read: the successors of the slots the completed state activates
+        has = state["succ"] >= 0
+        succ_patterns = jnp.where(has[:, None], mem[jnp.maximum(state["succ"], 0)], 0.0)
+        nxt = self.ca1(ca3, valid & has, s, succ_patterns)
+        return recall, jnp.where(keep, nxt, 0.0)
+
+    def store(self, state, w, inputs, write):
+        """One-shot write of ``store`` (or the cue) in the least-recently-used slot; sequence links chain
+        consecutive writes (a step without a write ends the episode). Returns the new state."""
+        valid, last_used = state["valid"], state["last_used"]
+        pattern = jnp.where(jnp.any(inputs["store"] != 0), inputs["store"], inputs["cue"])
+        pcode, pidx = self.separate(w, pattern)
+        slot = jnp.argmin(jnp.where(valid, last_used, -1)).astype(jnp.int32)
+        put = lambda a, v: a.at[slot].set(jnp.where(write, v, a[slot]))  # noqa: E731
+        new = dict(state)
+        new["memory"] = put(state["memory"], pattern)
+        if self.config.pathway == "dg":
+            new["ca3"] = put(state["ca3"], pcode)
+        new["keys"] = put(state["keys"], pidx)
+        new["last_used"] = put(last_used, state["clock"])
+        new["valid"] = valid.at[slot].set(valid[slot] | write)
+        new["newest"] = jnp.where(write, slot, state["newest"])
+        # links into an overwritten slot die with it; then prev -> slot
+        prev = state["prev_slot"]
+        succ = jnp.where(write & (state["succ"] == slot), _NONE, state["succ"])
+        pred = jnp.where(write & (state["pred"] == slot), _NONE, state["pred"])
+        chain = write & (prev >= 0) & (prev != slot)
+        succ = succ.at[slot].set(jnp.where(write, _NONE, succ[slot]))
+        pred = pred.at[slot].set(jnp.where(write, jnp.where(chain, prev, _NONE), pred[slot]))
+        succ = succ.at[jnp.maximum(prev, 0)].set(jnp.where(chain, slot, succ[jnp.maximum(prev, 0)]))
+        new["succ"], new["pred"] = succ, pred
+        new["prev_slot"] = jnp.where(write, slot, _NONE)
+        return new
+
+    def replay(self, state, inputs, key):
+        """``(replayed [size], replay_slot [])``: the memory emitted this step (zeros when replay is off).
+
+        Plain mode: a filled slot drawn uniformly with the step key.  Sequence mode: an episode is
+        replayed one state per step, following the heteroassociative links forward (``succ``) or, with
+        ``reverse`` on, backwards (``pred``); a replay starts at a random episode start (forward) or at
+        the newest memory, where the animal is (reverse, as after reward); after an episode's last
+        state one silent step, then the next replay begins.
+        """
+        valid, mem = state["valid"], state["memory"]
+        on = (inputs["replay"][0] > 0.5) & jnp.any(valid)
+        if not self.config.sequence:
+            pick = jax.random.categorical(key, jnp.where(valid, 0.0, -1e30))
+            return jnp.where(on, mem[pick], 0.0), jnp.asarray(_NONE, jnp.int32)
+        rev = inputs["reverse"][0] > 0.5
+        cur = state["replay_slot"]
+        starts = valid & (state["pred"] < 0)
+        first = jax.random.categorical(key, jnp.where(starts, 0.0, -1e30)).astype(jnp.int32)
+        onset = jnp.where(rev, state["newest"], first)
+        link = jnp.where(rev, state["pred"], state["succ"])[jnp.maximum(cur, 0)]
+        target = jnp.where(cur < 0, onset, link)
+        target = jnp.where(on, target, _NONE)
+        return jnp.where(target >= 0, mem[jnp.maximum(target, 0)], 0.0), target.astype(jnp.int32)

@@ -81,7 +81,7 @@ def _overlap(recall, target):
 # --------------------------------------------------------------------------- CA3 completion and capacity
 
 def test_classical_recall_below_capacity_and_collapse_above():
-    _, _, run = _area(size=N, slots=80, mode="classical")
+    _, _, run = _area(size=N, slots=80, mode="classical", pathway="direct")
     overlaps = {}
     for p in (int(0.1 * N), int(0.3 * N)):          # 25 and 76 patterns, the same 20%-flipped cues
         pats = _patterns(p, p)

@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   create .venv, install brainsim, run the flagship scenario (12-AX) in quick mode
-#   make test   create/update .venv, install brainsim[test], check the import layers, run the test suite
+#   make test   create/update .venv, install brainsim[test] and the example plugin (examples/plugin), lint, run the tests
 #   make lint   check that the layers point one way (import-linter contracts in pyproject.toml), ruff check
 PYTHON ?= python3
 VENV   ?= .venv
@@ -13,8 +13,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(STAMP): $(BIN)/python pyproject.toml examples/plugin/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e examples/plugin
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -135,11 +135,12 @@ class BasalGanglia(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        channels: int = 4
+        channels: int = 4  # channels (actions / stripes) the switchboard selects among
+        # softmax, argmax (straight-through), gpr (GPR rate circuit) or stripes (PBWM per-stripe Go/NoGo)
         selection: Literal["softmax", "argmax", "gpr", "stripes"] = "softmax"
-        temperature: float = 1.0
-        explore: bool = True
-        gamma: float = 0.9
+        temperature: float = 1.0  # softmax / sigmoid temperature of the policy and gates
+        explore: bool = True  # sample the action from the policy with the step key (else take the argmax)
+        gamma: float = 0.9  # TD discount factor of the critic
         tau: float = 2.0            # GPR time constant, in brain steps
         gpr_steps: int = 10         # Euler substeps of the GPR circuit per brain step
         dopamine_level: float = 0.2  # tonic dopamine lambda of the GPR striatum

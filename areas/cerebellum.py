@@ -177,7 +177,7 @@ class Cerebellum(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        granules: int = 512
+        granules: int = 512             # granule cells (the fixed sparse expansion)
         fan_in: int = 4                 # mossy fibres per granule cell
         active_fraction: float = 0.1    # fraction of granule cells active at every step (k-WTA)
         out: int = 1                    # prediction dimension

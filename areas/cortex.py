@@ -101,15 +101,15 @@ class Cortex(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        hidden: int = 32
-        depth: int = 1
-        tied: bool = False
-        noise: float = 0.0
-        sparsity: Literal["none", "l1", "kwta", "kl"] = "none"
-        k: int = 0
-        target_rate: float = 0.05
-        activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid"
-        predictive: bool = False
+        hidden: int = 32  # code units (the last encoder layer's width)
+        depth: int = 1  # encoder layers (widths interpolate from the input to hidden); the decoder mirrors them
+        tied: bool = False  # decoder kernels are the encoder's transposed
+        noise: float = 0.0  # std of the Gaussian corruption of the input (denoising autoencoder)
+        sparsity: Literal["none", "l1", "kwta", "kl"] = "none"  # none, l1 (cost), kwta (k winners) or kl (to target_rate)
+        k: int = 0  # active code units with sparsity: kwta
+        target_rate: float = 0.05  # mean activation the kl sparsity term aims at
+        activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid"  # nonlinearity of the encoder layers
+        predictive: bool = False  # the decoder predicts the next input (predictive coding) instead of reconstructing this one
 
         def check(self):
             if self.hidden < 1:

@@ -43,8 +43,8 @@ class LSTM(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        hidden: int = 32
-        forget_bias: float = 1.0
+        hidden: int = 32  # LSTM units
+        forget_bias: float = 1.0  # initial bias of the forget gate (1.0 keeps memories early in training)
 
         def check(self):
             return None if self.hidden >= 1 else f"hidden must be >= 1, found {self.hidden}"

@@ -44,8 +44,8 @@ class Readout(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        size: int = 1
-        hidden: tuple[int, ...] = ()
+        size: int = 1  # output units (e.g. classes or response channels)
+        hidden: tuple[int, ...] = ()  # widths of tanh hidden layers; empty: a linear read-out
 
         def check(self):
             if self.size < 1:

@@ -38,7 +38,7 @@ class RNN(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        hidden: int = 32
+        hidden: int = 32  # recurrent units
 
         def check(self):
             return None if self.hidden >= 1 else f"hidden must be >= 1, found {self.hidden}"

@@ -63,9 +63,9 @@ class SOM(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        rows: int = 8
-        cols: int = 8
-        sigma: float = 1.0
+        rows: int = 8  # lattice rows
+        cols: int = 8  # lattice columns
+        sigma: float = 1.0  # width of the Gaussian neighbourhood, in lattice units
 
         def check(self):
             if self.rows < 1 or self.cols < 1:

@@ -60,10 +60,10 @@ class Thalamus(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        hidden: int = 32
-        tau: float = 5.0
-        cell: Literal["rnn", "gru"] = "rnn"
-        channels: int = 1
+        hidden: int = 32  # recurrent state units
+        tau: float = 5.0  # time constant of the leaky state, in steps (1 = no leak)
+        cell: Literal["rnn", "gru"] = "rnn"  # recurrent cell: rnn (tanh) or gru
+        channels: int = 1  # gate / attention groups the input is split into
 
         def check(self):
             if self.hidden < 1 or self.channels < 1:

@@ -46,10 +46,10 @@ class WorkingMemory(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        slots: int = 7
-        width: int = 16
-        decay: float = 0.0
-        noise: float = 0.0
+        slots: int = 7  # memory slots (stripes), each gated on its own
+        width: int = 16  # units per slot (the dim of the written item)
+        decay: float = 0.0  # fraction of a maintained item lost per step
+        noise: float = 0.0  # std of the Gaussian noise added to the memory each step
 
         def check(self):
             if self.slots < 1 or self.width < 1:

@@ -4,8 +4,12 @@
     brainsim run NAME|PATH [--quick] [--seed N] [--out DIR] [--set key=value]... [--force]
                  [--checkpoint-every N] [--keep-checkpoints K] [--check-finite | --no-check-finite]
     brainsim run --resume DIR
-    brainsim list
+    brainsim list [areas|rules|costs|tasks|scenarios|wirings|NAME]
+    brainsim schema [-o FILE]
     brainsim bench WIRING [--json] [--batch B] [--time T] [--iters N]
+    brainsim --version
+
+Every command takes ``--import MODULE`` (a plugin module name or a ``.py`` path; repeatable).
 
 WIRING is a wiring file or a canonical wiring name (``pbwm``: ``wiring/pbwm.yaml``).  ``run``
 ends every run with :func:`brainsim.viz.finalize_run` (flow figures + ``report.html``): this
@@ -83,27 +87,252 @@ def _cmd_run(args) -> int:
     return 0 if summary["passed"] else 1
 
 
-def _cmd_list(args) -> int:
+# --------------------------------------------------------------------------- list, schema, --version, --import
+
+LIST_KINDS = ("areas", "rules", "costs", "tasks", "scenarios", "wirings")
+
+
+def _version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("brainsim")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout that was never installed
+        return "0+unknown"
+
+
+def _catalogue() -> dict:
+    """``{kind: {name: object}}`` of everything registered (built-ins and plugins)."""
     from .area import area_types
     from .costs import GENERIC_TERMS
-    from .rules import RULES
-    from .scenario import get_scenario, scenario_names
+    from .plugins import load_plugins, rule_registry
+    from .scenario import scenario_names
+    from .tasks import TASKS
+    from .wiring import wiring_names
 
-    print("areas:")
-    for name, cls in area_types().items():
-        ins = ", ".join(f"{p}[{s.dim}]{'' if s.required else '?'}" for p, s in cls.inputs.items())
-        outs = ", ".join(f"{p}[{s.dim}]" for p, s in cls.outputs.items())
-        print(f"  {name}")
-        print(f"    inputs:  {ins or '-'}   (? = optional)")
-        print(f"    outputs: {outs or '-'}")
-        print(f"    costs:   {', '.join(cls.cost_terms) or '-'}")
-    print("generic cost terms (any area): " + ", ".join(GENERIC_TERMS))
-    print("rules: " + ", ".join(RULES))
-    print("scenarios:")
-    for n in scenario_names():
-        sc = get_scenario(n)
-        print(f"  {n:<16} {sc.description}  [{sc.anchor}]")
+    load_plugins()
+    costs = {n: ("generic", fn) for n, fn in GENERIC_TERMS.items()}
+    for aname, cls in area_types().items():
+        for t in cls.cost_terms:
+            costs.setdefault(t, ("area", []))
+            if costs[t][0] == "area":
+                costs[t][1].append(cls)
+    return {"areas": area_types(), "rules": dict(sorted(rule_registry().items())),
+            "costs": dict(sorted(costs.items())), "tasks": dict(sorted(TASKS.items())),
+            "scenarios": {n: None for n in scenario_names()}, "wirings": {n: None for n in wiring_names()}}
+
+
+def _first_line(text) -> str:
+    lines = [ln.strip() for ln in str(text or "").strip().splitlines()]
+    return lines[0] if lines else ""
+
+
+def _print_options(options, indent: str = "    ") -> None:
+    from .schema import format_default
+
+    if not options:
+        print(f"{indent}(no options)")
+        return
+    width = max(len(o.name) for o in options)
+    for o in options:
+        doc = f"  {o.doc}" if o.doc else "  (undocumented)"
+        print(f"{indent}{o.name:<{width}}  {o.type} = {format_default(o.default)}{doc}")
+
+
+def _show_area(name: str, cls) -> None:
+    from .costs import GENERIC_TERMS
+    from .schema import options_of
+
+    print(f"area {name}: {_first_line(cls.__doc__)}")
+    print("  inputs (? = optional):")
+    for p, spec in cls.inputs.items():
+        print(f"    {p}[{spec.dim}]{'' if spec.required else '?'}  {spec.doc}")
+    print("  outputs:")
+    for p, spec in cls.outputs.items():
+        print(f"    {p}[{spec.dim}]  {spec.doc}")
+    print("  cost terms: " + (", ".join(cls.cost_terms) or "-") + "; generic: " + ", ".join(GENERIC_TERMS))
+    print("  options:")
+    _print_options(options_of(cls))
+
+
+def _show_rule(name: str, rule) -> None:
+    from .schema import options_of
+
+    print(f"rule {name}: {_first_line(getattr(rule, '__doc__', ''))}")
+    for attr in ("formula", "reference"):
+        if getattr(rule, attr, ""):
+            print(f"  {attr}: {getattr(rule, attr)}")
+    print("  options:")
+    _print_options(options_of(rule))
+
+
+def _show_cost(name: str, entry) -> None:
+    import inspect
+
+    from .costs import GENERIC_OPTIONS
+    from .schema import Option
+
+    kind, obj = entry
+    if kind == "generic":
+        print(f"cost term {name} (generic, any area): {_first_line(inspect.getdoc(obj))}")
+        opts = GENERIC_OPTIONS.get(name, ())
+    else:
+        print(f"cost term {name} (area-specific): offered by " + ", ".join(c.type_name for c in obj))
+        for c in obj:
+            print(f"  {c.type_name}: {c.cost_terms[name]}")
+        opts = sorted({o for c in obj for o in getattr(c, "cost_options", {}).get(name, ())})
+    import dataclasses
+
+    base = [Option("weight", "float", 1.0, "the term's weight in the area's cost"),
+            Option("schedule", "optax schedule", None, "the weight is multiplied by this schedule of the training step")]
+    docs = {"target": "the external input holding the target", "mask": "an external input of dim 1 weighting the steps",
+            "port": "the output port the term reads (default: the area's first output)",
+            "loss": "mse (default) or cross_entropy (one-hot target)"}
+    if kind == "generic":
+        docs.update(getattr(obj, "option_docs", None) or {})
+    print("  options:")
+    _print_options(base + [Option(o, "str" if o in ("target", "mask", "port", "loss") else "any",
+                                  dataclasses.MISSING if o == "target" else None, docs.get(o, "")) for o in opts])
+
+
+def _show_task(name: str, cls) -> None:
+    from .schema import options_of
+
+    print(f"task {name}: {_first_line(cls.__doc__)}")
+    print("  options:")
+    _print_options(options_of(cls))
+
+
+def _show_scenario(name: str) -> None:
+    from pathlib import Path
+
+    from .scenario import get_scenario
+    from .schema import format_default, options_of
+
+    sc = get_scenario(name)
+    print(f"scenario {name}: {sc.description}")
+    print(f"  anchor: {sc.anchor}")
+    print(f"  wirings: {', '.join(Path(w).name if '/' in w else w for w in sc.wirings) or '-'}")
+    print("  options (--set NAME=VALUE; --quick uses the quick value):")
+    opts = options_of(sc)
+    if not opts:
+        print("    (no options)")
+    width = max([len(o.name) for o in opts] + [1])
+    for o in opts:
+        quick = f" (quick: {format_default(sc.quick[o.name])})" if o.name in sc.quick else ""
+        print(f"    {o.name:<{width}}  {o.type} = {format_default(o.default)}{quick}  {o.doc or '(undocumented)'}")
+
+
+def _show_wiring(name: str) -> None:
+    from .wiring import load_wiring
+
+    spec = load_wiring(name)
+    print(f"wiring {name}: {spec.description or spec.name}")
+    print("  inputs: " + ", ".join(f"{k}[{d}]" for k, d in spec.inputs))
+    print("  areas: " + ", ".join(f"{a.name} ({a.type})" for a in spec.areas))
+    print("  outputs: " + (", ".join(f"{k} = {r}" for k, r in spec.outputs) or "-"))
+    print(f"  draw it: brainsim viz {name} -o {name}.svg; check it: brainsim validate {name}")
+
+
+def _list_kind(kind: str, items: dict) -> None:
+    print(f"{kind}:")
+    for name, obj in items.items():
+        if kind == "areas":
+            ins = ", ".join(f"{p}[{s.dim}]{'' if s.required else '?'}" for p, s in obj.inputs.items())
+            outs = ", ".join(f"{p}[{s.dim}]" for p, s in obj.outputs.items())
+            print(f"  {name}")
+            print(f"    inputs:  {ins or '-'}   (? = optional)")
+            print(f"    outputs: {outs or '-'}")
+            print(f"    costs:   {', '.join(obj.cost_terms) or '-'}")
+        elif kind == "costs":
+            what = "generic" if obj[0] == "generic" else "area: " + ", ".join(c.type_name for c in obj[1])
+            print(f"  {name:<18} ({what})")
+        elif kind == "scenarios":
+            from .scenario import get_scenario
+
+            sc = get_scenario(name)
+            print(f"  {name:<18} {sc.description}  [{sc.anchor}]")
+        elif kind == "wirings":
+            from .wiring import load_wiring
+
+            print(f"  {name:<18} {load_wiring(name).description}")
+        else:
+            print(f"  {name:<18} {_first_line(getattr(obj, '__doc__', ''))}")
+
+
+def _cmd_list(args) -> int:
+    """``brainsim list [areas|rules|costs|tasks|scenarios|wirings|NAME]``."""
+    cat = _catalogue()
+    what = args.what
+    if what is None:
+        for kind in LIST_KINDS:
+            _list_kind(kind, cat[kind])
+        print("details of one item: brainsim list NAME (e.g. brainsim list cortex)")
+        return 0
+    if what in LIST_KINDS:
+        _list_kind(what, cat[what])
+        return 0
+    shown = {"areas": _show_area, "rules": _show_rule, "costs": _show_cost, "tasks": _show_task,
+             "scenarios": lambda n, _o: _show_scenario(n), "wirings": lambda n, _o: _show_wiring(n)}
+    found = [(kind, cat[kind][what]) for kind in LIST_KINDS if what in cat[kind]]
+    if not found:
+        from .errors import did_you_mean
+
+        names = sorted({n for kind in LIST_KINDS for n in cat[kind]} | set(LIST_KINDS))
+        raise ScenarioError(f"nothing named '{what}' to list{did_you_mean(what, names)}", "list",
+                            hint="brainsim list " + "|".join(LIST_KINDS) + " shows the names")
+    for i, (kind, obj) in enumerate(found):
+        if i:
+            print()
+        shown[kind](what, obj)
     return 0
+
+
+def _cmd_schema(args) -> int:
+    """``brainsim schema [-o FILE]``: the JSON Schema of the wiring format."""
+    from .schema import wiring_schema
+
+    text = json.dumps(wiring_schema(), indent=1)
+    if args.output:
+        from pathlib import Path
+
+        from .train import atomic_write_text
+
+        atomic_write_text(Path(args.output), text + "\n")
+        print(f"wrote {args.output}; put `# yaml-language-server: $schema={args.output}` on a wiring's first line",
+              file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _with_imports(fn):
+    """Wrap a subcommand: import the ``--import`` modules first (plugins registering areas, rules, ...)."""
+    def run(args) -> int:
+        from .plugins import import_module_or_path, load_plugins
+
+        load_plugins()
+        for spec in getattr(args, "imports", None) or []:
+            import_module_or_path(spec, None, "--import")
+        return fn(args)
+
+    run.__wrapped__ = fn
+    return run
+
+
+def _register_extras(p: argparse.ArgumentParser, sub) -> None:
+    """``--version``, ``list [WHAT]``, ``schema`` and ``--import MODULE`` on every subcommand."""
+    p.add_argument("--version", action="version", version=f"brainsim {_version()}")
+    ls = sub.choices["list"]
+    ls.add_argument("what", nargs="?", default=None, metavar="areas|rules|costs|tasks|scenarios|wirings|NAME",
+                    help="one kind of item, or one item by name (its options with type, default and doc)")
+    sc = sub.add_parser("schema", help="print the JSON Schema of the wiring format (for YAML language servers)")
+    sc.add_argument("-o", "--output", default=None, help="write it to this file instead of stdout")
+    sc.set_defaults(fn=_cmd_schema)
+    for name, sp in sub.choices.items():
+        sp.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import a plugin module (a module name or a .py path) first; repeatable")
+        sp.set_defaults(fn=_with_imports(sp.get_default("fn")))
 
 
 def _cmd_bench(args) -> int:
@@ -145,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not check for NaN/Inf")
     r.add_argument("--no-progress", action="store_true", help="no progress bar or log lines")
     r.set_defaults(fn=_cmd_run)
-    ls = sub.add_parser("list", help="list areas (ports, costs), rules and scenarios")
+    ls = sub.add_parser("list", help="list areas, rules, costs, tasks, scenarios, wirings, or one item's options")
     ls.set_defaults(fn=_cmd_list)
     b = sub.add_parser("bench", help="compile time and steady-state speed of a wiring's train_step")
     b.add_argument("wiring", help="a wiring file or a canonical wiring name (e.g. pbwm)")
@@ -156,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(fn=_cmd_bench)
     from .viz.cli import register as _register_viz
     _register_viz(sub)
+    _register_extras(p, sub)
     return p
 
 

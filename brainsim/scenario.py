@@ -171,7 +171,9 @@ class RunContext:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def load_brain(self, wiring: str):
-        """Load a wiring by name with this run's ``--set`` overrides applied."""
+        """Load a wiring by name with this run's ``--set`` overrides applied (a relative path: relative to the
+        scenario's file)."""
+        wiring = scenario_wiring(self.scenario, wiring)
         from .brain import Brain
         from .graph import build_graph
         from .wiring import build_spec, load_yaml, set_path
@@ -204,6 +206,7 @@ class RunContext:
         The file holds every area output and input ``[T, d]``, ``edge:e<i>`` / ``gate:e<i>`` ``[T]``,
         ``labels`` and ``wiring`` (the path, with ``config.json`` holding the overrides).
         """
+        wiring = scenario_wiring(self.scenario, wiring)
         B = next(iter(batch.values())).shape[1]
         trace = brain.flow(params, brain.init_state(B), batch, jax.random.fold_in(self.key, 99))
         arrays = {k: np.asarray(v)[:, sample] for k, v in trace.items()}
@@ -268,12 +271,51 @@ class Scenario:
 # --------------------------------------------------------------------------- discovery
 
 def scenario_names() -> list[str]:
-    """Names of the built-in scenarios (``scenarios/*.py``)."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.py") if not p.stem.startswith("_"))
+    """Names of the built-in scenarios (``scenarios/*.py``) and of the plugin ones (entry points of the
+    group ``brainsim.scenarios``, see :mod:`brainsim.plugins`)."""
+    from .plugins import scenario_entry_points
+
+    builtin = {p.stem for p in SCENARIO_DIR.glob("*.py") if not p.stem.startswith("_")}
+    return sorted(builtin | set(scenario_entry_points()))
+
+
+def scenario_wiring(sc: "Scenario", wiring: str) -> str:
+    """A wiring a scenario names: a canonical name as given; a relative ``.yaml`` path resolved against the
+    directory of the scenario's own file (so a scenario and its wirings can live together anywhere)."""
+    text = str(wiring)
+    p = Path(text)
+    if p.is_absolute() or not (p.suffix in (".yaml", ".yml") or "/" in text or "\\" in text):
+        return text
+    import inspect
+
+    try:
+        base = Path(inspect.getfile(type(sc))).resolve().parent
+    except (TypeError, OSError):
+        return text
+    return str(base / p) if (base / p).exists() or not p.exists() else text
+
+
+def scenario_wiring(sc: "Scenario", wiring: str) -> str:
+    """A wiring a scenario names: a canonical name as given; a relative ``.yaml`` path resolved against the
+    directory of the scenario's own file (so a scenario and its wirings can live together anywhere)."""
+    text = str(wiring)
+    p = Path(text)
+    if p.is_absolute() or not (p.suffix in (".yaml", ".yml") or "/" in text or "\\" in text):
+        return text
+    import inspect
+
+    try:
+        base = Path(inspect.getfile(type(sc))).resolve().parent
+    except (TypeError, OSError):
+        return text
+    return str(base / p) if (base / p).exists() or not p.exists() else text
 
 
 def get_scenario(name_or_path: str) -> Scenario:
     """Find a scenario by built-in name or by path to a ``.py`` file."""
+    from .plugins import load_plugins, load_scenario_entry_point, scenario_entry_points
+
+    load_plugins()  # plugin tasks, areas, rules and cost terms the scenario may use
     p = Path(name_or_path)
     if p.suffix == ".py":
         if not p.exists():
@@ -286,11 +328,17 @@ def get_scenario(name_or_path: str) -> Scenario:
         if name_or_path not in names:
             raise ScenarioError(f"unknown scenario '{name_or_path}'{did_you_mean(name_or_path, names)}",
                                 hint="scenarios: " + ", ".join(names) + " (or a path to a .py file)")
-        module = importlib.import_module(f"{SCENARIO_PACKAGE}.{name_or_path}")
-    sc = getattr(module, "SCENARIO", None)
+        if (SCENARIO_DIR / f"{name_or_path}.py").is_file():
+            module = importlib.import_module(f"{SCENARIO_PACKAGE}.{name_or_path}")
+        else:
+            assert name_or_path in scenario_entry_points()
+            module = load_scenario_entry_point(name_or_path)
+    sc = module if isinstance(module, Scenario) else getattr(module, "SCENARIO", None)
     if not isinstance(sc, Scenario):
         raise ScenarioError(f"'{name_or_path}' defines no SCENARIO = <Scenario instance>",
                             hint="end the file with SCENARIO = MyScenario()")
+    if any(scenario_wiring(sc, w) != w for w in sc.wirings):  # relative paths: relative to the scenario file
+        sc.wirings = tuple(scenario_wiring(sc, w) for w in sc.wirings)
     return sc
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,32 +106,8 @@ def read_metrics(path: "str | Path") -> list[dict]:
     return out
 
 
-class Progress:
-    """A dependency-free progress bar on stderr (a line per update when not a terminal)."""
-
-    def __init__(self, total: int, desc: str = "train", enabled: bool = True, stream=None, start: int = 0):
-        self.total, self.desc, self.enabled, self.start = total, desc, enabled, start
-        self.stream = stream or sys.stderr
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.t0 = time.perf_counter()
-
-    def update(self, step: int, info: str = "") -> None:
-        if not self.enabled:
-            return
-        done = step / max(self.total, 1)
-        rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
-        bar = "#" * int(24 * done) + "-" * (24 - int(24 * done))
-        text = f"{self.desc} [{bar}] {step}/{self.total} {rate:.1f} it/s {info}"
-        if self.tty:
-            self.stream.write("\r" + text[:120].ljust(120))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+# the progress bar (rich on a terminal, a line per log step elsewhere; rates exclude compilation)
+from .progress import Progress  # noqa: E402
 
 
 @dataclass
@@ -313,6 +288,8 @@ def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, k
     for step in range(start_step, steps):
         batch = batch_fn(step)
         params, opt_state, m = run.train(params, opt_state, batch, step, batch_size)
+        if step == start_step:  # the first step compiled: rates and ETA count from here
+            bar.first_step_done(step + 1)
         extra = callback(step, m, params) if callback is not None else None
         if (step + 1) % log_every == 0 or step == steps - 1 or (extra and extra.get("stop")):
             record = run.log(step, m, extra, metrics)

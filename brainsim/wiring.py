@@ -51,7 +51,8 @@ MAX_DELAY = 100_000  # bound on an edge's delay (steps): each delayed edge keeps
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENDPOINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\[\s*(-?\d+)\s*\])?\s*$")
 
-TOP_KEYS = ("name", "description", "credit", "optimizer", "rule", "inputs", "areas", "connections", "probes", "outputs")
+TOP_KEYS = ("name", "description", "imports", "credit", "optimizer", "rule", "inputs", "areas", "connections",
+            "probes", "outputs")
 AREA_META = ("type", "config", "costs", "rule", "optimizer", "credit", "replicas", "doc")
 EDGE_KEYS = ("from", "to", "delay", "weight", "gate", "projection")
 PROJECTIONS = ("linear",)
@@ -473,6 +474,7 @@ def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
 def build_spec(data: Any, locs: _Locs) -> WiringSpec:
     """Validate the document's structure and build a :class:`WiringSpec` (one phase per section)."""
     c = _Checker(locs)
+    _import_plugins(data, c, locs)
     name, defaults = _parse_document(data, locs, c)
     inputs = _parse_inputs(data, c)
     areas_raw = c.mapping(data["areas"], ("areas",), "areas")
@@ -487,6 +489,23 @@ def build_spec(data: Any, locs: _Locs) -> WiringSpec:
     probes, outputs = _parse_probes_and_outputs(data, c)
     return WiringSpec(name, tuple(inputs.items()), tuple(areas), tuple(edges), probes, outputs,
                       locs.file, str(data.get("description", "")), locs)
+
+
+def _import_plugins(data: Any, c: _Checker, locs: _Locs) -> None:
+    """Entry-point plugins, then the document's ``imports:`` (module names or ``.py`` paths relative to the
+    wiring file), so that plugin areas, rules and cost terms are known before anything is checked."""
+    from .plugins import import_all, load_plugins
+
+    load_plugins()
+    if not isinstance(data, dict) or data.get("imports") is None:
+        return
+    imports = data["imports"]
+    imports = [imports] if isinstance(imports, str) else imports
+    if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+        c.err(("imports",), f"imports must be a list of module names or .py paths, found {_kind(data['imports'])}",
+              hint="e.g. imports: [my_package.areas, my_area.py]")
+    base = None if locs.file.startswith("<") else Path(locs.file).parent
+    import_all(imports, base, lambda i: locs.where(("imports", i)))
 
 
 def _parse_document(data: Any, locs: _Locs, c: _Checker) -> tuple[str, tuple]:

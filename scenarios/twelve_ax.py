@@ -39,6 +39,14 @@ class TwelveAXScenario(Scenario):
     defaults = {"batch": 8, "max_epochs": 40000, "test_epochs": 100, "log_every": 10, "outer_loops": 25,
                 "match_params": True}
     quick = {"max_epochs": 1600, "test_epochs": 16, "log_every": 10}
+    option_docs = {  # `brainsim list twelve_ax`
+        "batch": "epochs per update (one batch element = one epoch of outer loops)",
+        "max_epochs": "training budget per model, in epochs (updates = max_epochs // batch)",
+        "test_epochs": "fresh epochs of the final test (error rate, per-symbol accuracy)",
+        "log_every": "write a metrics.jsonl record every this many updates",
+        "outer_loops": "outer loops (1/2 + inner pairs) per epoch (the paper: 25)",
+        "match_params": "size the LSTM baseline to the modular brain's parameter count",
+    }
 
     def train_one(self, ctx: RunContext, wiring: str) -> dict:
         """Train one wiring to criterion; return its metrics."""

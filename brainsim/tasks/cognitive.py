@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import ScenarioError
-from .jax_base import JaxTask, TrialData, _check_int, one_hot, padded, range_option
+from .jax_base import Draws, JaxTask, TrialData, _check_int, one_hot, padded, range_option
 from .phases import Delay, Fixation, Response, Stimulus, Trial
 from .registry import TaskOption, register_task
 
@@ -46,8 +46,8 @@ def _choice_targets(phase: jax.Array, response: int, choice: jax.Array, n_out: i
     return jnp.where((phase <= response)[:, None], one_hot(cls, n_out), 0.0)
 
 
-def _noise(key: jax.Array, shape: Tuple[int, ...], sigma: float) -> jax.Array:
-    return sigma * jax.random.normal(key, shape, jnp.float32) if sigma > 0 else jnp.zeros(shape, jnp.float32)
+def _noise(d: Draws, shape: Tuple[int, ...], sigma: float) -> jax.Array:
+    return sigma * d.normal(shape) if sigma > 0 else jnp.zeros(shape, jnp.float32)
 
 
 def response_accuracy(outputs, batch) -> jax.Array:
@@ -100,16 +100,15 @@ class DelayedMatchToSample(_PhasedTask):
         self.max_len = self.phases.max_len
         self.input_dim, self.target_dim = 1 + self.items, 3  # [fixate, match, non-match]
 
-    def trial(self, key):
-        k_dur, k_item, k_match, k_other, k_noise = jax.random.split(key, 5)
-        phase = self.phases.phase_index(self.phases.durations(k_dur))
+    def trial(self, d: Draws):
+        phase = self.phases.phase_index(self.phases.durations(d))
         s_ph, t_ph, r_ph = self.phases.index("sample"), self.phases.index("test"), self.phases.index("response")
-        sample = jax.random.randint(k_item, (), 0, self.items)
-        match = jax.random.bernoulli(k_match)
-        other = (sample + jax.random.randint(k_other, (), 1, self.items)) % self.items  # any other item, uniform
+        sample = d.randint((), 0, self.items)
+        match = d.bernoulli(0.5)
+        other = (sample + d.randint((), 1, self.items)) % self.items  # any other item, uniform
         test = jnp.where(match, sample, other)
         shown = jnp.where(phase == s_ph, sample, jnp.where(phase == t_ph, test, -1))
-        stim = one_hot(shown, self.items) + _noise(k_noise, (self.max_len, self.items), self.noise) \
+        stim = one_hot(shown, self.items) + _noise(d, (self.max_len, self.items), self.noise) \
             * (phase < self.phases.index("response"))[:, None]
         inputs = jnp.concatenate([_fixation_cue(phase, r_ph), stim], -1)
         choice = jnp.where(match, 1, 2)
@@ -151,27 +150,25 @@ class ChangeDetection(_PhasedTask):
         self.max_len = self.phases.max_len
         self.input_dim, self.target_dim = 1 + self.locations * self.colors, 3  # [fixate, same, change]
 
-    def arrays(self, key) -> dict:
+    def arrays(self, d: Draws) -> dict:
         """The trial's displays: ``n``, ``occupied [L]``, ``sample_colors [L]``, ``test_colors [L]`` (-1 empty),
         ``change``, ``changed_location``."""
-        k_n, k_loc, k_col, k_ch, k_which, k_new = jax.random.split(key, 6)
         L, C = self.locations, self.colors
-        n = jax.random.randint(k_n, (), self.set_size[0], self.set_size[1] + 1)
-        rank = jnp.argsort(jax.random.uniform(k_loc, (L,)))  # a random ordering of the locations
+        n = d.randint((), self.set_size[0], self.set_size[1] + 1)
+        rank = jnp.argsort(d.uniform((L,)))  # a random ordering of the locations
         occupied = jnp.zeros(L, bool).at[rank].set(jnp.arange(L) < n)
-        colors = jax.random.randint(k_col, (L,), 0, C)
+        colors = d.randint((L,), 0, C)
         sample = jnp.where(occupied, colors, -1)
-        change = jax.random.bernoulli(k_ch, self.change_prob)
-        which = rank[jax.random.randint(k_which, (), 0, n)]  # one of the occupied locations, uniform
-        new = (colors[which] + jax.random.randint(k_new, (), 1, C)) % C  # a different colour
+        change = d.bernoulli(self.change_prob)
+        which = rank[d.randint((), 0, n)]  # one of the occupied locations, uniform
+        new = (colors[which] + d.randint((), 1, C)) % C  # a different colour
         test = jnp.where(change, sample.at[which].set(new), sample)
         return {"n": n, "occupied": occupied, "sample_colors": sample, "test_colors": test, "change": change,
                 "changed_location": jnp.where(change, which, -1)}
 
-    def trial(self, key):
-        k_dur, k_arr = jax.random.split(key)
-        phase = self.phases.phase_index(self.phases.durations(k_dur))
-        a = self.arrays(k_arr)
+    def trial(self, d: Draws):
+        phase = self.phases.phase_index(self.phases.durations(d))
+        a = self.arrays(d)
         s_ph, t_ph, r_ph = self.phases.index("sample"), self.phases.index("test"), self.phases.index("response")
         show_s = one_hot(a["sample_colors"], self.colors).reshape(-1)
         show_t = one_hot(a["test_colors"], self.colors).reshape(-1)
@@ -207,15 +204,14 @@ class ContextDM(_PhasedTask):
         # [fixation, context motion, context colour, motion +, motion -, colour +, colour -]
         self.input_dim, self.target_dim = 7, 3  # [fixate, choice +, choice -]
 
-    def trial(self, key):
-        k_dur, k_ctx, k_coh, k_sign, k_noise = jax.random.split(key, 5)
-        phase = self.phases.phase_index(self.phases.durations(k_dur))
+    def trial(self, d: Draws):
+        phase = self.phases.phase_index(self.phases.durations(d))
         s_ph, r_ph = self.phases.index("stimulus"), self.phases.index("response")
-        context = jax.random.randint(k_ctx, (), 0, 2)  # 0: motion, 1: colour
-        coh = jnp.asarray(self.coherences)[jax.random.randint(k_coh, (2,), 0, len(self.coherences))]
-        signed = coh * jnp.where(jax.random.bernoulli(k_sign, shape=(2,)), 1.0, -1.0)  # [motion, colour]
+        context = d.randint((), 0, 2)  # 0: motion, 1: colour
+        coh = jnp.asarray(self.coherences)[d.randint((2,), 0, len(self.coherences))]
+        signed = coh * jnp.where(d.bernoulli(0.5, (2,)), 1.0, -1.0)  # [motion, colour]
         means = 0.5 + 0.5 * jnp.stack([signed[0], -signed[0], signed[1], -signed[1]])
-        evidence = (means + _noise(k_noise, (self.max_len, 4), self.noise)) * (phase == s_ph)[:, None]
+        evidence = (means + _noise(d, (self.max_len, 4), self.noise)) * (phase == s_ph)[:, None]
         ctx = jnp.where((phase < len(self.phases.phases))[:, None], one_hot(context, 2), 0.0)
         inputs = jnp.concatenate([_fixation_cue(phase, r_ph), ctx, evidence], -1)
         relevant = signed[context]

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import ScenarioError
 from .base import Batch, Task
 
-__all__ = ["JaxTask", "TrialData", "trial_key"]
+__all__ = ["JaxTask", "TrialData", "Draws", "trial_key"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,41 @@ jax.tree_util.register_pytree_node(
     lambda _, c: TrialData(*c))
 
 
+class Draws:
+    """All of a trial's random numbers, cut from ONE uniform draw per trial.
+
+    :meth:`JaxTask.trial` takes a ``Draws`` and asks it for what it needs (``uniform``,
+    ``randint``, ``bernoulli``, ``normal``, ``choice``); the draws are consecutive slices of one
+    ``uniform(trial_key, (n,))`` array, so a trial costs one PRNG call (the PRNG dominates compile
+    time on CPU).  ``n`` is found once per task by tracing :meth:`JaxTask.trial` with a counting
+    ``Draws`` (``u=None``: every request returns placeholder values and only counts).
+    """
+
+    def __init__(self, u: Any = None):
+        self.u, self.used = u, 0
+
+    def uniform(self, shape: Tuple[int, ...] = ()) -> jax.Array:
+        """float32 in (0, 1), ``shape``."""
+        n = int(np.prod(shape, dtype=np.int64))
+        out = jnp.full(shape, 0.5, jnp.float32) if self.u is None else self.u[self.used:self.used + n].reshape(shape)
+        self.used += n
+        return out
+
+    def randint(self, shape: Tuple[int, ...], lo: Any, hi: Any) -> jax.Array:
+        """int32 uniform on ``lo .. hi - 1`` (``lo``/``hi`` may be arrays broadcasting to ``shape``)."""
+        lo, hi = jnp.asarray(lo, jnp.int32), jnp.asarray(hi, jnp.int32)
+        k = jnp.floor(self.uniform(shape) * (hi - lo).astype(jnp.float32)).astype(jnp.int32)
+        return lo + jnp.clip(k, 0, jnp.maximum(hi - lo - 1, 0))
+
+    def bernoulli(self, p: float = 0.5, shape: Tuple[int, ...] = ()) -> jax.Array:
+        """bool, True with probability ``p``."""
+        return self.uniform(shape) < p
+
+    def normal(self, shape: Tuple[int, ...]) -> jax.Array:
+        """float32 standard normal (inverse CDF)."""
+        return jax.scipy.special.ndtri(self.uniform(shape)).astype(jnp.float32)
+
+
 def trial_key(seed: Any, index: Any) -> jax.Array:
     """The key of trial ``index`` of stream ``seed``: ``fold_in(key(seed), index)``."""
     return jax.random.fold_in(jax.random.key(seed), index)
@@ -80,16 +115,27 @@ class JaxTask(Task):
     options: ClassVar[dict] = {}
     max_len: int
 
-    def trial(self, key: jax.Array) -> TrialData:  # pragma: no cover - abstract
-        """One trial from ``key`` (pure; traced under jit and vmap)."""
+    def trial(self, draws: Draws) -> TrialData:  # pragma: no cover - abstract
+        """One trial from its random numbers ``draws`` (pure; traced under jit and vmap)."""
         raise NotImplementedError
 
     @functools.cached_property
+    def n_draws(self) -> int:
+        """How many uniforms one trial uses (found by tracing :meth:`trial` once)."""
+        counter = Draws()
+        jax.eval_shape(lambda: self.trial(counter))
+        return max(counter.used, 1)
+
+    @functools.cached_property
     def _generate(self):
+        n = self.n_draws
+        tiny = float(np.finfo(np.float32).tiny)
+
+        def one(seed, i):
+            return self.trial(Draws(jax.random.uniform(trial_key(seed, i), (n,), jnp.float32, tiny, 1.0)))
+
         def gen(seed, indices):
-            one = lambda i: self.trial(trial_key(seed, i))  # noqa: E731
-            td = jax.vmap(one, out_axes=TrialData(1, 1, 1, 1, 0))(indices)
-            return td
+            return jax.vmap(lambda i: one(seed, i), out_axes=TrialData(1, 1, 1, 1, 0))(indices)
         return jax.jit(gen)
 
     def generate(self, seed: Any, indices: Any) -> Batch:

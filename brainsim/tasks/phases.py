@@ -87,11 +87,17 @@ class Trial:
             raise ScenarioError(f"trial has no phase {name!r}", where="task.phases", hint=f"phases: {self.names}")
         return self.names.index(name)
 
-    def durations(self, key: jax.Array) -> jax.Array:
-        """Draw each phase's duration: int32 ``[P]`` (fixed phases keep theirs)."""
+    def durations(self, draws) -> jax.Array:
+        """Draw each phase's duration: int32 ``[P]`` (fixed phases keep theirs).
+
+        Args:
+            draws: a :class:`~brainsim.tasks.jax_base.Draws` (or a key, for use outside a task).
+        """
         lo = jnp.array([p.bounds[0] for p in self.phases], jnp.int32)
         hi = jnp.array([p.bounds[1] for p in self.phases], jnp.int32)
-        return jax.random.randint(key, lo.shape, lo, hi + 1, dtype=jnp.int32)
+        if isinstance(draws, jax.Array):
+            return jax.random.randint(draws, lo.shape, lo, hi + 1, dtype=jnp.int32)
+        return draws.randint(lo.shape, lo, hi + 1)
 
     def phase_index(self, durations: jax.Array) -> jax.Array:
         """int32 ``[T]``: the phase of each step; ``P`` (= number of phases) on padding."""

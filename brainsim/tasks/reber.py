@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ScenarioError
-from .jax_base import JaxTask, TrialData, _check_int, one_hot, padded
+from .jax_base import Draws, JaxTask, TrialData, _check_int, one_hot, padded
 from .registry import TaskOption, register_task
 
 __all__ = ["SYMBOLS", "EmbeddedReber", "is_reber", "is_embedded_reber", "reber_metrics"]
@@ -71,17 +71,17 @@ def is_embedded_reber(symbols) -> bool:
             and symbols[-2] == symbols[1] and is_reber(symbols[2:-2]))
 
 
-def _inner(key: jax.Array, n: int):
-    """One automaton run of ``n`` steps: symbols ``[n]`` (-1 after the inner E), legal-next ``[n, 7]``, done."""
-    def step(state, k):
-        choice = jax.random.bernoulli(k).astype(jnp.int32)
+def _inner(bits: jax.Array):
+    """One automaton run over ``bits`` ``[n]`` (the branch taken at each step): symbols ``[n]`` (-1 after the
+    inner E), legal-next ``[n, 7]``, done (the run reached its E)."""
+    def step(state, choice):
         live = (state > 0) & (state < _END)
         sym = jnp.where(state == _END, _I["E"], jnp.where(live, jnp.asarray(_SYM)[state, choice], -1))
         nxt = jnp.where(live, jnp.asarray(_NEXT)[state, choice], jnp.where(state == _END, 0, state))
         return nxt, (sym, jnp.asarray(_LEGAL)[nxt])
 
     first = jnp.int32(1)  # the inner B is emitted separately
-    last, (sym, legal) = jax.lax.scan(step, first, jax.random.split(key, n))
+    last, (sym, legal) = jax.lax.scan(step, first, bits.astype(jnp.int32))
     return sym, legal, last == 0
 
 
@@ -100,11 +100,10 @@ class EmbeddedReber(JaxTask):
         self.max_len = _check_int(max_len, "max_len", 12)
         self.candidates = _check_int(candidates, "candidates", 1)
 
-    def trial(self, key):
+    def trial(self, d: Draws):
         T, n_in = self.max_len, self.max_len - 4  # inner budget after "B", second symbol, before "tp E"
-        k_tp, k_in = jax.random.split(key)
-        second = jnp.where(jax.random.bernoulli(k_tp), _I["T"], _I["P"])
-        syms, legals, done = jax.vmap(lambda k: _inner(k, n_in - 1))(jax.random.split(k_in, self.candidates))
+        second = jnp.where(d.bernoulli(0.5), _I["T"], _I["P"])
+        syms, legals, done = jax.vmap(_inner)(d.bernoulli(0.5, (self.candidates, n_in - 1)))
         pick = jnp.argmax(done)  # the first candidate that ended in time (0 if none did)
         body, body_legal = syms[pick], legals[pick]  # [n_in - 1], symbols after the inner B
         n = 1 + jnp.sum(body >= 0)  # inner length including its B and E

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ScenarioError
-from .jax_base import JaxTask, TrialData, _check_int, one_hot, padded
+from .jax_base import Draws, JaxTask, TrialData, _check_int, one_hot, padded
 from .registry import TaskOption, register_task
 from .twelve_ax import PAIR_PROBS, PAIRS, SYMBOLS, TARGET_NAMES
 
@@ -52,12 +51,11 @@ class TwelveAXJax(JaxTask):
             raise ScenarioError(f"max_len={self.max_len} is shorter than the longest possible epoch ({longest} steps)",
                                 where="task.max_len", hint=f"leave max_len unset or set it >= {longest}")
 
-    def trial(self, key):
+    def trial(self, d: Draws):
         K, T = self.outer_loops, self.max_len
-        k_d, k_n, k_p = jax.random.split(key, 3)
-        digit = jax.random.randint(k_d, (K,), 0, 2)  # 0 -> "1", 1 -> "2"
-        count = jax.random.randint(k_n, (K,), 1, 5)
-        pair = jnp.searchsorted(jnp.asarray(_CDF), jax.random.uniform(k_p, (K, 4)), side="right")
+        digit = d.randint((K,), 0, 2)  # 0 -> "1", 1 -> "2"
+        count = d.randint((K,), 1, 5)
+        pair = jnp.searchsorted(jnp.asarray(_CDF), d.uniform((K, 4)), side="right")
         outer_len = 1 + 2 * count
         start = jnp.cumsum(outer_len) - outer_len
         used = jnp.arange(4)[None, :] < count[:, None]  # [K, 4]

@@ -1,83 +1,80 @@
-"""hippocampus — a content-addressable episodic memory: DG pattern separation + CA3 pattern completion.
+"""hippocampus — episodic memory: EC -> DG -> CA3 -> CA1 -> EC, one-shot storage, completion, sequences, replay.
 
 Biological role: the hippocampus stores episodes in one shot and recalls a
 whole episode from a partial or noisy cue (Marr 1971; McNaughton & Morris
 1987; Treves & Rolls 1992).  The dentate gyrus (DG) turns each entorhinal
-input into a sparse code in a much larger population (fixed, sparse random
-perforant-path synapses + strong lateral inhibition, modelled as
-k-winners-take-all), which decorrelates similar inputs (pattern separation).
-CA3, with its recurrent collaterals, is an autoassociative memory that
-completes a degraded cue into the stored pattern.  During rest, stored
-episodes are replayed to cortex for consolidation (Wilson & McNaughton 1994).
-ML analogue: a slot memory (as in memory networks / the DNC) read by a
-Hopfield network — the classical binary one or the modern continuous one whose
+(EC) input into a sparse code in a larger population (fixed random
+perforant-path synapses + lateral inhibition, modelled as k-winners-take-all):
+pattern separation.  At storage the DG's mossy fibres impose that code on CA3,
+whose recurrent collaterals store it (autoassociation) and whose links from one
+state to the next store sequences (heteroassociation, Levy 1996); CA1 maps
+the CA3 code back to EC space.  At retrieval the direct perforant path drives
+CA3 (Treves & Rolls 1992: the DG is needed at storage, not at recall), CA3
+settles to an attractor, CA1 reads it out.  Encoding and retrieval are
+separate phases (Hasselmo, Bodelon & Wyble 2002): a step that writes does no
+recall.  During rest and sleep stored episodes are replayed, sequences in
+order, and in reverse after reward (Wilson & McNaughton 1994; Foster & Wilson
+2006).  ML analogue: a slot memory (memory networks, the DNC's LRU allocation)
+read by a Hopfield network — the classical binary one or the modern one whose
 update is softmax attention (Ramsauer et al. 2020).
 
-How DG and CA3 combine (Treves & Rolls 1992: the DG is needed at storage, the
-direct perforant path cue -> CA3 at retrieval): a write stores the raw pattern
-in an M-slot CA3 memory and, alongside it, the pattern's DG code (the indices
-of its k active granule cells: the mossy-fibre "index" of the episode).
-Recall runs CA3 completion directly on the cue.  Recognition runs in DG
-space: ``familiarity`` is the best fraction of the cue's active DG cells that
-an episode's stored DG code shares (1 for a stored pattern, about
-``dg_sparsity`` by chance for a novel one); because the DG separates,
-a new input that is merely *similar* to a stored one reads as less familiar
-than its raw similarity would suggest.
+Pathways (``pathway``):
+    ``dg`` (default): CA3 codes are DG codes (k of D = dg_factor * size cells).
+        Retrieval: perforant path s0 = sum_mu softmax_mu(beta sqrt(N) cos(x, ec_mu)) xi_mu (modern)
+        or k-WTA(sum_mu (xi_mu - a)(ec_mu . x) / N) (classical; a = k / D), then CA3 completion,
+        then CA1: recall = sum_mu w_mu(s) ec_mu (classical: its sign).
+    ``direct``: CA3 stores the EC patterns themselves (the network the Hopfield capacity
+        results describe; ``hopfield_capacity`` uses it); CA1 is the identity.
+CA3 completion (``mode``), with w_mu(s) the slot weights:
+    classical: w_mu = (xi_mu - a) . (s - a) / C (Hebbian W = sum_mu (xi_mu - a)(xi_mu - a)^T / C with
+        zero diagonal, never formed); s <- sign(W s) (direct) or k-WTA(W s) (dg), synchronous.
+        Capacity ~0.138 N for +-1 patterns (Amit et al. 1985).
+    modern: w = softmax(beta sqrt(C) cos(s, xi_mu)) (``similarity: cosine``) or
+        softmax(beta xi_mu . s) (``dot``, Ramsauer's form); s <- sum_mu w_mu xi_mu.
+    Recall iterates until nothing changes — classical: no unit flips (or a 2-cycle, the other
+    end state of synchronous symmetric threshold dynamics); modern: max |ds| <= ``tolerance`` —
+    capped at ``iterations`` updates; ``iterations: 1`` is "one update".  Recall runs only on
+    steps that do not write and have a non-zero cue (a while loop with zero trips otherwise).
+Familiarity: the best fraction of the cue's active DG cells that a stored DG code shares (1 for a
+    stored pattern, about ``dg_sparsity`` for a novel one); ``match`` = familiarity >=
+    ``recognition``; with ``reject_novel`` a cue without a match recalls zeros (modern Hopfield
+    always returns *some* mixture; this is its "no match" answer).
+Sequences (``sequence: true``): consecutive write steps chain into an episode (a step without a
+    write ends it).  The heteroassociative CA3 weights W_h = sum_t xi_{t+1} xi_t^T are kept in slot
+    form: slot mu's successor ``succ[mu]`` and predecessor ``pred[mu]``.  ``next`` is the
+    heteroassociative read sum_mu w_mu(s) ec_succ(mu) of the completed cue (zero after an
+    episode's last state).  Replay with ``replay`` on emits one state per step: forward from a
+    random episode start along ``succ``; with ``reverse`` on, backwards along ``pred`` from the
+    newest memory (where the animal is when reward arrives); a change of direction restarts; after
+    an episode's end one silent step, then the next replay.  Without ``sequence``, replay draws a
+    stored memory uniformly with the step key.
+Storage: a write (``write`` > 0.5) stores ``store`` (or the cue when ``store`` is all zeros) in the
+    least-recently-used slot (empty slots first); a slot is "used" when written and when
+    recognised (match).  Writing P patterns costs P slot writes, no recall.  The store is not
+    differentiable (inputs to completion are stop_gradient'ed): it is state, not params.
 
-    DG:   h = W_dg^T x  (each DG cell sums ``dg_fan_in`` random inputs, Gaussian weights, Fixed),
-          dg = 1 on the top k = round(dg_sparsity * D) cells of h, else 0
-    CA3 classical: h = sum_mu v_mu xi_mu (xi_mu . x) / N - (sum_mu v_mu xi_mu^2 / N) * x
-          (Hebbian W = sum_mu xi_mu xi_mu^T / N with zero diagonal, never formed)
-          x <- sign(h)   (synchronous, ``iterations`` times).  Capacity ~0.138 N
-          (Amit et al. 1985); at N = 256 and P = 0.1 N it completes 20%-flipped
-          cues (overlap > 0.99) but 30%-flipped ones only to ~0.9 (finite-size
-          basins: ~0.99 at N = 4096).
-    CA3 modern:    p = softmax_mu(beta * sqrt(N) * cos(x, xi_mu)),  x <- sum_mu p_mu xi_mu
-          (``iterations`` times; invalid slots masked).  For +-1 patterns
-          beta * sqrt(N) * cos = beta * (xi . x) / sqrt(N): beta is the inverse
-          temperature on dot products scaled by 1/sqrt(N) as in attention, so
-          the crispness does not degrade with N; beta = 8 recalls 2N patterns of
-          N = 256 from cues with 30% of the bits flipped.
-
-The outputs of a step read the memory *before* this step's write (so
-``familiarity`` is the novelty of the input being offered for storage).
-A write (``write`` > 0.5) stores ``store`` (or the cue when ``store`` is all
-zeros, i.e. unconnected) in the least-recently-used slot (empty slots first).
-A slot is "used" when written and when recognised (the cue's familiarity with
-it >= ``recognition``); replay does not count as use.  Classical mode assumes
-+-1 patterns (its recall is +-1); modern mode accepts any real patterns.
-
-Config:
-    ``size`` pattern width N; ``slots`` number of memories M; ``mode`` CA3
-    completion, ``classical`` or ``modern``; ``beta`` modern inverse temperature
-    (see above); ``iterations`` classical sign updates / modern softmax updates;
-    ``dg_factor`` DG cells per input unit (D = dg_factor * size);
-    ``dg_sparsity`` fraction of DG cells active (k-WTA); ``dg_fan_in`` inputs
-    per DG cell (capped at ``size``); ``recognition`` familiarity at which a
-    cue counts as a use of its best-matching slot (LRU refresh).
-
+Config: ``size`` N; ``slots`` M; ``mode``; ``pathway``; ``beta``; ``similarity``; ``iterations``
+    (cap); ``tolerance``; ``dg_factor``; ``dg_sparsity``; ``dg_fan_in`` (inputs per DG cell,
+    capped at N); ``recognition``; ``reject_novel``; ``sequence``.
 Ports:
-    in  ``cue`` [size]: the retrieval cue (entorhinal input).
-        ``store`` [size] (optional): the pattern to store when ``write`` is on.
-        ``write`` [1] (optional): > 0.5 stores one-shot.
-        ``replay`` [1] (optional): > 0.5 emits a stored memory on ``replayed``.
-    out ``recall`` [size]: the CA3-completed pattern (zeros while the memory is empty).
-        ``familiarity`` [1]: DG-space recognition in [0, 1] (low = novel).
-        ``replayed`` [size]: a stored memory drawn uniformly over filled slots
-        with the step key when ``replay`` is on, else zeros.
-        ``separated`` [dg_factor * size]: the DG code (0/1, k active) of the cue.
-State: ``memory`` [slots, size] stored patterns; ``keys`` [slots, k] int32 the
-    active DG cells of each stored pattern; ``last_used`` [slots] int32 step of
-    the last write / recognition; ``valid`` [slots] bool filled slots;
-    ``clock`` [] int32 step counter.
-Params: the DG projection only (``Fixed``, never learned); storage is state.
+    in  ``cue`` [size]; ``store`` [size] (optional); ``write`` [1]; ``replay`` [1]; ``reverse`` [1].
+    out ``recall`` [size] (zeros on write steps, with an empty memory, or a rejected cue);
+        ``familiarity`` [1]; ``match`` [1] (0/1); ``next`` [size] (sequence mode, else zeros);
+        ``replayed`` [size]; ``separated`` [dg_factor * size] (the cue's DG code, 0/1, k active).
+State (lifelong, kept across episodes, see ``Area.lifelong``): ``memory`` [M, N] EC patterns;
+    ``ca3`` [M, D] DG/CA3 codes (``[M, 0]`` on the direct pathway); ``keys`` [M, k] int32 active DG
+    cells; ``last_used`` [M] int32; ``valid`` [M] bool; ``clock`` [] int32; ``succ``, ``pred`` [M]
+    int32 (-1: none); ``newest`` [] int32 the last written slot.  Episodic (reset): ``prev_slot``
+    [] the slot written on the previous step; ``replay_slot`` [] and ``replay_reverse`` [] bool.
+Params: the DG projection only (``Fixed``, never learned).
 Cost terms: none of its own (use the generic ``supervised`` term on ``recall``).
+Costs: recall O(iterations * M * C); a write O(M + N * D); familiarity O(M * k).
 References: Marr (1971) Phil Trans R Soc B 262; Hopfield (1982) PNAS 79;
-    Amit, Gutfreund & Sompolinsky (1985) Phys Rev Lett 55 (capacity 0.138 N);
-    McNaughton & Morris (1987) Trends Neurosci 10; Treves & Rolls (1992)
-    Hippocampus 2; Wilson & McNaughton (1994) Science 265; Ramsauer et al.
-    (2020) "Hopfield Networks is All You Need", arXiv:2008.02217;
-    Graves et al. (2016) Nature 538 (least-recently-used slot allocation).
+    Amit, Gutfreund & Sompolinsky (1985) Phys Rev Lett 55; Goles-Chacc, Fogelman-Soulie &
+    Pellegrin (1985) Discrete Appl Math 12; McNaughton & Morris (1987) Trends Neurosci 10;
+    Treves & Rolls (1992) Hippocampus 2; Levy (1996) Hippocampus 6; Wilson & McNaughton (1994)
+    Science 265; Hasselmo, Bodelon & Wyble (2002) Neural Comput 14; Foster & Wilson (2006)
+    Nature 440; Graves et al. (2016) Nature 538; Ramsauer et al. (2020) arXiv:2008.02217.
 """
 
 from __future__ import annotations
@@ -218,7 +215,8 @@ class Hippocampus(Area):
                 "pred": jnp.asarray(np.full((m,), _NONE, np.int32)),
                 "newest": jnp.asarray(np.full((), _NONE, np.int32)),
                 "prev_slot": jnp.asarray(np.full((), _NONE, np.int32)),
-                "replay_slot": jnp.asarray(np.full((), _NONE, np.int32))}
+                "replay_slot": jnp.asarray(np.full((), _NONE, np.int32)),
+                "replay_reverse": jnp.asarray(np.zeros((), bool))}
 
     # ---- dentate gyrus -------------------------------------------------------
     def separate(self, w, x):
@@ -258,23 +256,27 @@ class Hippocampus(Area):
     def complete(self, ca3, valid, s0, active=True):
         """CA3 completion of ``s0 [C]`` to a fixed point (at most ``iterations`` updates; none when not ``active``).
 
-        Returns ``(s [C], updates int32)``. Classical: until no unit changes; modern: until
-        ``max |s' - s| <= tolerance``. Not differentiable (the store is state): inputs are stop_gradient'ed.
+        Returns ``(s [C], updates int32)``. Classical: until no unit changes (or the state repeats the one
+        two updates back: symmetric synchronous threshold networks end in a fixed point or a 2-cycle,
+        Goles-Chacc et al. 1985); modern: until ``max |s' - s| <= tolerance``.
+        Not differentiable (the store is state): inputs are stop_gradient'ed.
         """
         cfg = self.config
         ca3, s0 = jax.lax.stop_gradient(ca3), jax.lax.stop_gradient(s0)
         valid = valid.astype(jnp.float32)
 
         def cond(c):
-            _, n, done = c
-            return (~done) & (n < cfg.iterations)
+            return (~c[3]) & (c[2] < cfg.iterations)
 
         def body(c):
-            s, n, _ = c
+            before, s, n, _ = c
             s2 = self.update(ca3, valid, s)
-            return s2, n + 1, jnp.max(jnp.abs(s2 - s)) <= cfg.tolerance
+            done = jnp.max(jnp.abs(s2 - s)) <= cfg.tolerance
+            if cfg.mode == "classical":  # synchronous threshold dynamics end in a fixed point or a 2-cycle
+                done = done | jnp.array_equal(s2, before)
+            return s, s2, n + 1, done
 
-        s, n, _ = jax.lax.while_loop(cond, body, (s0, jnp.zeros((), jnp.int32), ~jnp.asarray(active)))
+        _, s, n, _ = jax.lax.while_loop(cond, body, (s0, s0, jnp.zeros((), jnp.int32), ~jnp.asarray(active)))
         return s, n
 
     def ca3_code(self, memory, ca3):
@@ -323,7 +325,7 @@ class Hippocampus(Area):
         recall, nxt = self.retrieve(state, cue, match, active=~write & jnp.any(cue != 0))
         last_used = state["last_used"].at[best].set(jnp.where(match, state["clock"], state["last_used"][best]))
         new_state = self.store({**state, "last_used": last_used}, w, inputs, write)
-        replayed, new_state["replay_slot"] = self.replay(state, inputs, key)
+        replayed, new_state["replay_slot"], new_state["replay_reverse"] = self.replay(state, inputs, key)
         new_state["clock"] = state["clock"] + 1
         return new_state, {"recall": recall, "familiarity": familiarity[None], "match": match.astype(jnp.float32)[None],
                            "next": nxt, "replayed": replayed, "separated": code}
@@ -350,7 +352,7 @@ class Hippocampus(Area):
         # heteroassociative read: the successors of the slots the completed state activates
         has = state["succ"] >= 0
         succ_patterns = jnp.where(has[:, None], mem[jnp.maximum(state["succ"], 0)], 0.0)
-        nxt = self.ca1(ca3, valid & has, s, succ_patterns)
+        nxt = self.ca1(ca3, valid, s, succ_patterns)  # zero weight lands on slots without a successor
         return recall, jnp.where(keep, nxt, 0.0)
 
     def store(self, state, w, inputs, write):
@@ -382,7 +384,8 @@ class Hippocampus(Area):
         return new
 
     def replay(self, state, inputs, key):
-        """``(replayed [size], replay_slot [])``: the memory emitted this step (zeros when replay is off).
+        """``(replayed [size], replay_slot [], replay_reverse [])``: the memory emitted this step (zeros when
+        replay is off), the slot it came from (-1: none) and the direction.
 
         Plain mode: a filled slot drawn uniformly with the step key.  Sequence mode: an episode is
         replayed one state per step, following the heteroassociative links forward (``succ``) or, with
@@ -394,13 +397,13 @@ class Hippocampus(Area):
         on = (inputs["replay"][0] > 0.5) & jnp.any(valid)
         if not self.config.sequence:
             pick = jax.random.categorical(key, jnp.where(valid, 0.0, -1e30))
-            return jnp.where(on, mem[pick], 0.0), jnp.asarray(_NONE, jnp.int32)
+            return jnp.where(on, mem[pick], 0.0), jnp.asarray(_NONE, jnp.int32), jnp.asarray(False)
         rev = inputs["reverse"][0] > 0.5
         cur = state["replay_slot"]
         starts = valid & (state["pred"] < 0)
         first = jax.random.categorical(key, jnp.where(starts, 0.0, -1e30)).astype(jnp.int32)
         onset = jnp.where(rev, state["newest"], first)
         link = jnp.where(rev, state["pred"], state["succ"])[jnp.maximum(cur, 0)]
-        target = jnp.where(cur < 0, onset, link)
-        target = jnp.where(on, target, _NONE)
-        return jnp.where(target >= 0, mem[jnp.maximum(target, 0)], 0.0), target.astype(jnp.int32)
+        restart = (cur < 0) | (rev != state["replay_reverse"])  # a change of direction starts a new replay
+        target = jnp.where(on, jnp.where(restart, onset, link), _NONE)
+        return jnp.where(target >= 0, mem[jnp.maximum(target, 0)], 0.0), target.astype(jnp.int32), rev

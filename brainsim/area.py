@@ -376,6 +376,9 @@ class Area:
     inputs: ClassVar[Mapping[str, Port]] = {}
     outputs: ClassVar[Mapping[str, Port]] = {}
     cost_terms: ClassVar[Mapping[str, str]] = {}
+    # state keys that persist across episodes (memories, maps, slow traces); the rest is activity,
+    # reset at every episode start (see brainsim.phases.carry_lifelong)
+    lifelong: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None, *, dims: Optional[Mapping[str, int]] = None, name: str = "", **options):
         """Build an area.

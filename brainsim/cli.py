@@ -347,6 +347,39 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_sweep(args) -> int:
+    """``brainsim sweep SPEC.yaml``: every member on the chosen executor; exit 0 when every member ran."""
+    from .population import parse_seeds
+    from .sweep import load_spec, parse_set_axes, run_sweep
+
+    spec = load_spec(args.spec)
+    if args.seeds is not None:
+        spec["seeds"] = parse_seeds(args.seeds)
+    if args.executor is not None:
+        spec["executor"] = args.executor
+    if args.workers is not None:
+        spec["workers"] = args.workers
+    spec["grid"] = {**spec.get("grid", {}), **parse_set_axes(args.set)}
+    out = args.out or spec.get("out") or f"runs/sweep-{spec['name']}"
+    table = run_sweep(spec, out)
+    bad = [r["id"] for r in table if r["status"] != "ok"]
+    print(f"{len(table) - len(bad)}/{len(table)} members ok" + (f"; failed: {', '.join(bad)}" if bad else "")
+          + f"; table: {out}/results.csv, {out}/index.html")
+    return 0 if not bad else 1
+
+
+def _register_sweep(sub) -> None:
+    s = sub.add_parser("sweep", help="run a sweep file over --set values and seeds (local, Ray or Slurm)")
+    s.add_argument("spec", help="a sweep .yaml file (see brainsim.sweep)")
+    s.add_argument("--seeds", default=None, help="seeds, e.g. 0-15 or 0,3,7-9 (replaces the file's)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=V1[,V2...]",
+                   help="a grid axis over these values (added to the file's grid)")
+    s.add_argument("--executor", choices=("local", "ray", "slurm"), default=None)
+    s.add_argument("--workers", type=int, default=None, help="parallel jobs (local processes, Ray CPUs)")
+    s.add_argument("--out", default=None, help="results folder (default runs/sweep-NAME)")
+    s.set_defaults(fn=_cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="brainsim", description="Modular brain architectures wired in YAML, "
                                                              "compiled by JAX.")
@@ -385,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(fn=_cmd_bench)
     from .viz.cli import register as _register_viz
     _register_viz(sub)
+    _register_sweep(sub)
     _register_extras(p, sub)
     return p
 

@@ -20,8 +20,9 @@ With ``actions: hard`` the action is the argmax (one-hot), which is how Joulin &
 Mikolov run the trained stack on long test strings (no blurring of the contents
 over hundreds of steps); ``no_op: false`` leaves push and pop only (the
 paper's basic stack: the controller must use the stack at every step);
-``straight_through`` takes the argmax in the forward
-pass and the softmax's gradient in the backward pass (Bengio et al. 2013).  Empty cells hold ``empty`` (default -1, as in the paper).
+``straight_through`` takes the argmax in the forward pass and the softmax's
+gradient in the backward pass (Bengio et al. 2013).  Empty cells hold
+``empty`` (default -1, as in the paper).
 
 Ports:
     in  ``control`` [auto]: the controller's state (e.g. an ``rnn`` area's ``h``).

@@ -354,3 +354,40 @@ def test_registry_and_get_task():
         get_task("nothing_like_it")
     with pytest.raises(ScenarioError, match="bad options"):
         get_task("twelve_ax", outer=3)
+
+
+# ------------------------------------------------------------------- scenario: seeds and the claim
+
+
+def test_parse_seeds_ranges_lists_and_errors():
+    from brainsim.scenarios.twelve_ax import parse_seeds
+
+    assert parse_seeds("") == [] and parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0,2,5") == [0, 2, 5] and parse_seeds(3) == [3] and parse_seeds([1, 2]) == [1, 2]
+    assert parse_seeds("0-1,7") == [0, 1, 7]
+    for bad in ("a-b", "4-2", "1,1", True):
+        with pytest.raises(ScenarioError, match="seeds"):
+            parse_seeds(bad)
+
+
+def _model(epochs, err=0.01):
+    return {"epochs_to_criterion": epochs, "test_error_rate": err, "always_L_error_rate": 0.1}
+
+
+@pytest.mark.parametrize("pairs, passed", [
+    ([(1000, 2000)] * 3 + [(3000, 2000)] * 2, True),    # PBWM first in 3 of 5
+    ([(1000, 2000)] * 2 + [(3000, 2000)] * 3, False),   # only 2 of 5
+    ([(1000, 2000)] * 4 + [(1000, None)], False),       # a model never reached the criterion
+    ([(1000, 2000)], True), ([(2500, 2000)], False),    # one seed: PBWM must be first
+])
+def test_full_criterion_needs_pbwm_faster_in_three_of_five_seeds(pairs, passed):
+    from types import SimpleNamespace
+
+    from brainsim.scenarios.twelve_ax import SCENARIO
+
+    runs = [{"pbwm": _model(a), "lstm_baseline": _model(b)} for a, b in pairs]
+    res = SCENARIO.judge(SimpleNamespace(quick=False), runs, {})
+    assert res.passed is passed and "fewer epochs" in res.criterion
+    assert res.metrics["claim"]["needed"] == (3 if len(pairs) == 5 else 1)
+    quick = SCENARIO.judge(SimpleNamespace(quick=True), [{"pbwm": _model(None, 0.04), "lstm_baseline": _model(None, 0.06)}], {})
+    assert quick.passed is False  # 0.06 >= half of always-L's 0.1

@@ -23,10 +23,10 @@ from .jax_base import JaxTask, TrialData, trial_key
 from .phases import Delay, Fixation, Phase, Response, Stimulus, Trial
 from .twelve_ax_jax import TwelveAXJax
 from .reber import EmbeddedReber
-from .cognitive import ChangeDetection, ContextDM, DelayedMatchToSample, response_accuracy
+from .cognitive import ChangeDetection, Conditioning, ContextDM, DelayedMatchToSample, response_accuracy
 from .neurogym import NeuroGymTask
 
 __all__ = ["Batch", "Task", "TwelveAX", "TASKS", "TaskOption", "get_task", "register_task", "task_catalogue",
            "check_options", "JaxTask", "TrialData", "trial_key", "Phase", "Trial", "Fixation", "Stimulus", "Delay",
            "Response", "TwelveAXJax", "EmbeddedReber", "DelayedMatchToSample", "ChangeDetection", "ContextDM",
-           "response_accuracy", "NeuroGymTask"]
+           "response_accuracy", "NeuroGymTask", "Conditioning"]

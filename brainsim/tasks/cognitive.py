@@ -24,8 +24,10 @@ from typing import Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..errors import ScenarioError
+from .base import Batch
 from .jax_base import Draws, JaxTask, TrialData, _check_int, one_hot, padded, range_option
 from .phases import Delay, Fixation, Response, Stimulus, Trial
 from .registry import TaskOption, register_task
@@ -219,3 +221,65 @@ class ContextDM(_PhasedTask):
         return TrialData(inputs, _choice_targets(phase, r_ph, choice, 3), padded(phase < len(self.phases.phases)),
                          {"phase": phase, "response": phase == r_ph},
                          {"context": context, "coherence": signed, "choice": choice})
+
+
+@register_task("conditioning")
+class Conditioning(JaxTask):
+    """Pavlovian conditioning with a tapped-delay-line cue (Schultz, Dayan & Montague 1997)."""
+
+    options = {
+        "csc": TaskOption(int, 6, "units of the complete serial compound: one per step since the cue"),
+        "delay": TaskOption(int, 4, "steps from the cue to the reward (< csc)"),
+        "max_len": TaskOption(int, 14, "trial length T"),
+        "cue_onset": TaskOption((int, tuple), (1, 4), "cue step (int or (lo, hi)); unpredictable when a range"),
+        "probe": TaskOption(str, "paired", "'paired' (cue + reward), 'omitted' (cue, no reward), 'unexpected' "
+                                          "(reward, no cue) or 'mixed' (paired, with p_probe of each probe)"),
+        "p_probe": TaskOption(float, 0.0, "with probe='mixed': probability of each probe trial type"),
+    }
+    PROBES = ("paired", "omitted", "unexpected")
+
+    def __init__(self, csc=6, delay=4, max_len=14, cue_onset=(1, 4), probe="paired", p_probe=0.0):
+        self.csc, self.delay, self.max_len = _check_int(csc, "csc"), _check_int(delay, "delay"), \
+            _check_int(max_len, "max_len")
+        self.cue_onset = range_option(cue_onset, "cue_onset")
+        if self.delay >= self.csc:
+            raise ScenarioError(f"delay={delay} must be < csc={csc}: the reward must fall inside the cue's "
+                                "delay line", where="task.delay", hint="raise csc")
+        if self.cue_onset[1] + self.csc > self.max_len:
+            raise ScenarioError(f"cue_onset {cue_onset!r} + csc {csc} exceeds max_len={max_len}",
+                                where="task.max_len", hint=f"max_len >= {self.cue_onset[1] + self.csc}")
+        if probe not in self.PROBES + ("mixed",):
+            raise ScenarioError(f"probe must be one of {self.PROBES + ('mixed',)}; got {probe!r}", where="task.probe")
+        self.probe, self.p_probe = probe, float(p_probe)
+        self.input_dim, self.target_dim = self.csc + 1, 1  # [csc..., reward]; target: the reward (unused by TD)
+
+    def trial(self, d: Draws):
+        t = jnp.arange(self.max_len)
+        onset = d.randint((), self.cue_onset[0], self.cue_onset[1] + 1)
+        if self.probe == "mixed":
+            u = d.uniform(())
+            kind = jnp.where(u < self.p_probe, 1, jnp.where(u < 2 * self.p_probe, 2, 0))
+        else:
+            kind = jnp.int32(self.PROBES.index(self.probe))
+        since = t - onset
+        cued = kind != 2
+        csc = one_hot(jnp.where(cued & (since >= 0) & (since < self.csc), since, -1), self.csc)
+        reward = ((since == self.delay) & (kind != 1)).astype(jnp.float32)[:, None]
+        return TrialData(jnp.concatenate([csc, reward], -1), reward, jnp.ones((self.max_len, 1), jnp.float32),
+                         {"reward": reward[:, 0]}, {"onset": onset, "kind": kind})
+
+    def probe_batch(self, onset: int) -> Batch:
+        """The three trial types with the cue at ``onset`` (host numpy, columns ``PROBES`` in order), built
+        by the same rule as :meth:`trial`: for evaluation and figures."""
+        T, B = self.max_len, len(self.PROBES)
+        x = np.zeros((T, B, self.input_dim), np.float32)
+        for b, kind in enumerate(self.PROBES):
+            if kind != "unexpected":
+                for j in range(self.csc):
+                    if onset + j < T:
+                        x[onset + j, b, j] = 1.0
+            if kind != "omitted" and onset + self.delay < T:
+                x[onset + self.delay, b, self.csc] = 1.0
+        r = x[..., self.csc:]
+        return Batch(x, r.copy(), np.ones((T, B, 1), np.float32), {"reward": r[..., 0],
+                                                                    "kind": np.arange(B, dtype=np.int32)})

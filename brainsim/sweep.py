@@ -35,8 +35,9 @@ Executors (never a home-made scheduler):
 * ``slurm``: every job is a submitit job (``slurm`` options; ``cluster: local`` runs them as local
   processes through submitit's local executor).
 
-A member that fails (an exception, a crashed process, a NaN/Inf in its training) is retried alone
-up to ``retries`` times; the others keep their results. Everything lands in ``OUT/results.csv``,
+A member that fails (an exception, a crashed process, a NaN/Inf in its training) is retried without
+the others (the failed members of a training sweep form new, smaller populations) up to ``retries``
+times; the others keep their first results. Everything lands in ``OUT/results.csv``,
 ``OUT/results.json`` (one row per member: id, seed, swept values, status, attempts, metrics) and
 ``OUT/index.html``.
 """
@@ -356,7 +357,7 @@ def _execute(jobs: list, spec: Mapping, out: Path, fn: Callable) -> list[dict]:
 
 def run_sweep(spec: Mapping, out: "str | Path", *, job_fn: Callable = run_job,
               log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)) -> list[dict]:
-    """Run every member of a checked spec (:func:`check_spec`), retry failures alone, write the table.
+    """Run every member of a checked spec (:func:`check_spec`), retry the failed ones, write the table.
 
     Returns:
         one row per member: ``id, seed, <swept keys>, status (ok | failed), attempts, error, metrics...``.
@@ -374,8 +375,10 @@ def run_sweep(spec: Mapping, out: "str | Path", *, job_fn: Callable = run_job,
         failed = [i for i in by_id if "error" in rows.get(i, {"error": "missing"})]
         if not failed:
             break
-        log(f"retrying {len(failed)} failed member(s) alone (attempt {attempt}): {', '.join(failed)}")
-        retry = [{"kind": jobs[0]["kind"], "spec": dict(spec), "members": [by_id[i]], "out": str(out)} for i in failed]
+        log(f"retrying {len(failed)} failed member(s) without the others (attempt {attempt}): {', '.join(failed)}")
+        retry = plan_jobs(spec, [by_id[i] for i in failed])  # the failed members only (grouped by shape)
+        for j in retry:
+            j["out"] = str(out)
         for r in _execute(retry, spec, out, job_fn):
             rows[r["id"]] = {**r, "attempts": attempt}
     table = [_row(by_id[i], rows.get(i, {"error": "no result", "attempts": 0})) for i in by_id]

@@ -21,10 +21,14 @@ each seed one after another (seed ``s`` draws its own weights and epochs, as
 ``--seed s`` would) and tabulates epochs to criterion per seed in
 ``metrics.seeds`` and ``figures/seeds.png``.
 
-Quick mode (``--quick``, CI and ``make demo``) trains at most QUICK_EPOCHS
-epochs per model and passes when every model's test error rate is below half
-that of always answering L (a smoke criterion: learning is well under way; the
-published criterion needs full mode).
+Quick mode (``--quick``, CI and ``make demo``) trains each model until its
+errors on the 2 fresh check epochs are at most ``smoke_stop`` = 0.2 times
+those of always answering L twice in a row (or the criterion is met, or 4,800
+epochs pass), and passes when every model's error rate on 16 test epochs is
+below half that of always answering L (a smoke criterion: learning is well
+under way; the published criterion needs full mode).  Stopping on progress
+rather than after a fixed 1,600 epochs makes it pass for slow seeds too
+(seeds 1 and 5 had not got there by 1,600).
 """
 
 from __future__ import annotations
@@ -50,8 +54,8 @@ class TwelveAXScenario(Scenario):
     anchor = "O'Reilly & Frank (2006) Neural Computation 18:283-328"
     wirings = ("pbwm", "lstm_baseline")
     defaults = {"batch": 8, "max_epochs": 40000, "test_epochs": 100, "log_every": 10, "outer_loops": 25,
-                "match_params": True, "seeds": ""}
-    quick = {"max_epochs": 1600, "test_epochs": 16, "log_every": 10}
+                "match_params": True, "seeds": "", "smoke_stop": 0.0}
+    quick = {"max_epochs": 4800, "test_epochs": 16, "log_every": 10, "smoke_stop": 0.2}
     option_docs = {  # `brainsim list twelve_ax`
         "batch": "epochs per update (one batch element = one epoch of outer loops)",
         "max_epochs": "training budget per model, in epochs (updates = max_epochs // batch)",
@@ -82,6 +86,12 @@ class TwelveAXScenario(Scenario):
                 reached["epochs"] = (step + 1) * opts["batch"]
                 reached["step"] = step
                 return {"stop": True, "criterion_epochs": reached["epochs"], "eval_errors": 0}
+            if opts["smoke_stop"] > 0:  # quick: stop once learning is well under way (2 checks in a row)
+                n_r = int((b.info["target_idx"] == 1).sum())
+                ok = errs.sum() <= opts["smoke_stop"] * n_r
+                reached["smoke_streak"] = reached.get("smoke_streak", 0) + 1 if ok else 0
+                if reached["smoke_streak"] >= 2:
+                    return {"stop": True, "eval_errors": int(errs.sum()), "smoke_stop": True}
             return {"eval_errors": int(errs.sum())}
 
         # checkpointed and resumable: the generator positions and `reached` are saved with the params
@@ -137,6 +147,7 @@ class TwelveAXScenario(Scenario):
                 metrics["comparison"] = self.compare(per)
             return self.judge(ctx, [per], metrics)
         runs, table = [], []
+        _ = ctx.metrics  # open the run's metrics log first, so that the per-seed contexts share it
         for i, s in enumerate(seeds):
             sub = dataclasses.replace(ctx, seed=s, compile_seconds=0.0)  # seed s's weights and epochs
             per = {w: self.train_one(sub, w, label=f"{w}-seed{s}", flow=i == 0) for w in self.wirings}
@@ -175,7 +186,29 @@ class TwelveAXScenario(Scenario):
         metrics["claim"] = {"modular_faster": int(sum(faster)), "needed": need, "seeds": len(runs)}
         return Result(reached and sum(faster) >= need, crit, metrics)
 
+    def science_figures(self, ctx: RunContext, result: Result) -> None:
+        """Both models' learning curves in epochs (criterion marked) and per-symbol test accuracy bars."""
+        from brainsim.viz import read_metrics, save_figure
+        from brainsim.viz.science import plot_accuracy_bars, plot_learning_curves
+
+        models = result.metrics.get("models") or {}
+        if not models:
+            return
+        names = [w for w in self.wirings if w in models]
+        records = [r for r in read_metrics(ctx.out) if "seed" not in r or r.get("seed") == ctx.seed]
+        marks = {w: models[w].get("epochs_to_criterion") for w in names}
+        fig = plot_learning_curves(records, names, x_per_update=ctx.options["batch"], x_unit="epochs", marks=marks,
+                                   series=(("loss", "training loss"), ("eval_errors", "errors in 2 fresh epochs")),
+                                   title=f"12-AX learning curves ({ctx.options['batch']} epochs per update)")
+        save_figure(fig, ctx.figures / "learning_curves.png", dpi=110)
+        acc = {w: {k: v for k, v in (models[w].get("per_symbol_accuracy") or {}).items()} for w in names}
+        base = 1.0 - float(np.mean([models[w]["always_L_error_rate"] for w in names]))
+        fig = plot_accuracy_bars(acc, title="12-AX test accuracy per input symbol", baseline=base,
+                                 baseline_label="always answering L")
+        save_figure(fig, ctx.figures / "per_symbol_accuracy.png", dpi=110)
+
     def figures(self, ctx: RunContext, result: Result) -> None:
+        self.science_figures(ctx, result)
         table = result.metrics.get("seeds")
         if not table:
             return

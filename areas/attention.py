@@ -66,11 +66,11 @@ class Attention(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        n_slots: int = 4
-        slot_dim: int = 8
-        key_dim: int = 16
-        mode: Literal["object", "feature", "location"] = "object"
-        temperature: float = 1.0
+        n_slots: int = 4  # slots attended over
+        slot_dim: int = 8  # units per slot
+        key_dim: int = 16  # dimension of the query/key projections
+        mode: Literal["object", "feature", "location"] = "object"  # object (template), feature (gain) or location (spotlight)
+        temperature: float = 1.0  # softmax temperature of the attention map
 
         def check(self):
             if min(self.n_slots, self.slot_dim, self.key_dim) < 1:

@@ -111,11 +111,11 @@ class Binding(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        dim: int = 64
-        vocab: int = 32
-        unbinding: Literal["involution", "exact"] = "involution"
-        decay: float = 0.0
-        sharpness: float = 50.0
+        dim: int = 64  # dimension D of role, filler and trace vectors
+        vocab: int = 32  # items of the fixed clean-up vocabulary
+        unbinding: Literal["involution", "exact"] = "involution"  # unbinding inverse: involution (Plate) or exact (FFT)
+        decay: float = 0.0  # fraction of the trace lost per step
+        sharpness: float = 50.0  # softmax sharpness of the clean-up memory
 
         def check(self):
             if self.dim < 2 or self.vocab < 1:

@@ -133,20 +133,20 @@ class Hippocampus(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        size: int = 64
-        slots: int = 128
-        mode: Literal["classical", "modern"] = "modern"
-        pathway: Literal["dg", "direct"] = "dg"
-        beta: float = 8.0
-        similarity: Literal["cosine", "dot"] = "cosine"
-        iterations: int = 100
-        tolerance: float = 1e-4
-        dg_factor: int = 4
-        dg_sparsity: float = 0.05
-        dg_fan_in: int = 16
-        recognition: float = 0.5
-        reject_novel: bool = False
-        sequence: bool = False
+        size: int = 64  # pattern size N (EC units)
+        slots: int = 128  # memory slots M (LRU storage)
+        mode: Literal["classical", "modern"] = "modern"  # CA3 completion: classical (Hebbian) or modern (softmax) Hopfield
+        pathway: Literal["dg", "direct"] = "dg"  # CA3 stores DG codes (dg) or the EC patterns themselves (direct)
+        beta: float = 8.0  # inverse temperature of modern-Hopfield retrieval
+        similarity: Literal["cosine", "dot"] = "cosine"  # modern retrieval score: cosine or dot product
+        iterations: int = 100  # cap on recall updates (1: one update)
+        tolerance: float = 1e-4  # modern recall stops when max |ds| <= tolerance
+        dg_factor: int = 4  # DG cells per EC unit (D = dg_factor * size)
+        dg_sparsity: float = 0.05  # fraction of DG cells active (k-WTA)
+        dg_fan_in: int = 16  # EC inputs per DG cell (capped at size)
+        recognition: float = 0.5  # familiarity threshold of a match
+        reject_novel: bool = False  # a cue without a match recalls zeros
+        sequence: bool = False  # chain consecutive writes into episodes (succ/pred links, ordered replay)
 
         def check(self):
             if self.size < 1 or self.slots < 1:

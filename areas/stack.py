@@ -85,12 +85,12 @@ class Stack(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        depth: int = 16
-        width: int = 2
-        read_depth: int = 2
-        actions: Literal["soft", "hard", "straight_through"] = "soft"
-        empty: float = -1.0
-        no_op: bool = True
+        depth: int = 16  # stack cells
+        width: int = 2  # units per cell (the dim of a pushed value)
+        read_depth: int = 2  # top cells read out each step
+        actions: Literal["soft", "hard", "straight_through"] = "soft"  # action mixture: soft, hard (argmax) or straight_through
+        empty: float = -1.0  # value an empty cell holds
+        no_op: bool = True  # offer the no-op action besides push and pop
 
         def check(self):
             if self.depth < 2 or self.width < 1:

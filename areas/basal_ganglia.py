@@ -154,8 +154,9 @@ class BasalGanglia(Area):
                 return f"temperature must be > 0, found {self.temperature}"
             if not 0.0 <= self.gamma <= 1.0:
                 return f"gamma must be in [0, 1], found {self.gamma}"
-            if self.tau <= 0 or self.gpr_steps < 1:
-                return f"tau must be > 0 and gpr_steps >= 1, found tau={self.tau}, gpr_steps={self.gpr_steps}"
+            if self.tau <= 0 or not 1 <= self.gpr_steps <= 1000:
+                return (f"tau must be > 0 and gpr_steps in [1, 1000] (Euler substeps per brain step), found "
+                        f"tau={self.tau}, gpr_steps={self.gpr_steps}")
             if self.tau * self.gpr_steps < 1.0:
                 return (f"the GPR Euler step 1/(gpr_steps*tau) = {1 / (self.tau * self.gpr_steps):.3g} "
                         "must be <= 1 for stability: raise gpr_steps or tau")

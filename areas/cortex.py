@@ -114,8 +114,8 @@ class Cortex(Area):
         def check(self):
             if self.hidden < 1:
                 return f"hidden must be >= 1, found {self.hidden}"
-            if self.depth < 1:
-                return f"depth must be >= 1, found {self.depth}"
+            if not 1 <= self.depth <= 64:
+                return f"depth must be in [1, 64] (layers are unrolled when the brain is built), found {self.depth}"
             if self.noise < 0:
                 return f"noise must be >= 0, found {self.noise}"
             if not 0 <= self.k <= self.hidden:

@@ -52,6 +52,8 @@ class Readout(Area):
                 return f"size must be >= 1, found {self.size}"
             if any(h < 1 for h in self.hidden):
                 return f"hidden sizes must be >= 1, found {list(self.hidden)}"
+            if len(self.hidden) > 64:
+                return f"at most 64 hidden layers (they are unrolled when the brain is built), found {len(self.hidden)}"
             return None
 
     inputs = {"input": Port("auto", doc="representation to read out")}

@@ -43,6 +43,7 @@ import ast
 import dataclasses
 import importlib
 import importlib.metadata
+import math
 import operator
 import types
 import typing
@@ -243,6 +244,9 @@ def build_config(cls: type["Area"], values: Mapping[str, Any], where: Callable[[
     return cfg
 
 
+MAX_INT_OPTION = 2 ** 31 - 1  # an integer option beyond int32 cannot be a size XLA builds
+
+
 def _coerce(value: Any, tp: Any, what: str, where: Any) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -280,10 +284,16 @@ def _coerce(value: Any, tp: Any, what: str, where: Any) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise AreaError(f"{what} must be an integer, found {type(value).__name__} {value!r}", where)
+        if abs(value) > MAX_INT_OPTION:
+            raise AreaError(f"{what} must be at most {MAX_INT_OPTION:,} in size, found {value:,}", where,
+                            hint="sizes and counts this large cannot be built")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise AreaError(f"{what} must be a number, found {type(value).__name__} {value!r}", where)
+        if not math.isfinite(value):
+            raise AreaError(f"{what} must be a finite number, found {value!r}", where,
+                            hint="NaN and infinity are not valid option values")
         return float(value)
     if tp is str:
         if not isinstance(value, str):

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import ShapeError
 from .graph import BrainGraph, build_graph
-from .learn import diagnose, episode_loss, make_train_step, trainables
+from .learn import diagnose, episode_loss, init_opt_states, make_train_step, trainables
 from .optim import make_optimizer
 from .plan import INIT_PROJECTIONS, build_plan
 from .rules import make_rule
@@ -40,6 +40,50 @@ def load(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> "
 def from_yaml(text: str, file: str = "<string>") -> "Brain":
     """Build a brain from wiring text (handy in tests and notebooks)."""
     return Brain(build_graph(parse_wiring(text, file)))
+
+
+def check_finite_inputs(inputs: Mapping[str, Any]) -> None:
+    """Raise :class:`NonFiniteError` naming the first input holding NaN/Inf and where (``[t, b, i]``)."""
+    from .errors import NonFiniteError
+
+    for k, v in inputs.items():
+        a = np.asarray(v)
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+            raise NonFiniteError(f"input '{k}' holds {a[idx]} at index {list(idx)} ({int((~np.isfinite(a)).sum())} "
+                                 "non-finite values)", k, hint="fix the data (the brain was not run)")
+
+
+def _compare_tree(arg: str, got: Any, expected: Any, areas: Mapping, hint: Optional[str] = None) -> None:
+    """ShapeError naming ``arg``, the path (and area) and both shapes where ``got`` differs from ``expected``."""
+    if not isinstance(got, Mapping):
+        raise ShapeError(f"{arg} must be a dict like the brain's, found {type(got).__name__}", arg, hint=hint)
+    try:
+        got_flat = dict((jax.tree_util.keystr(p), v) for p, v in jax.tree_util.tree_flatten_with_path(got)[0])
+    except Exception:  # noqa: BLE001 — an unflattenable object
+        raise ShapeError(f"{arg} is not a pytree of arrays", arg, hint=hint) from None
+    exp_flat = dict((jax.tree_util.keystr(p), v) for p, v in jax.tree_util.tree_flatten_with_path(expected)[0])
+
+    def area_of(path: str) -> str:
+        for name in areas:
+            if f"['{name}']" in path:
+                return f" (area '{name}')"
+        return ""
+
+    missing = [p for p in exp_flat if p not in got_flat]
+    extra = [p for p in got_flat if p not in exp_flat]
+    if missing or extra:
+        what = (f"missing {missing[0]}{area_of(missing[0])}" if missing else "") + \
+               ("; " if missing and extra else "") + (f"unexpected {extra[0]}{area_of(extra[0])}" if extra else "")
+        more = len(missing) + len(extra) - 1
+        raise ShapeError(f"{arg} does not fit this brain: {what}" + (f" (and {more} more)" if more > 0 else ""),
+                         arg, hint=hint or f"use the {arg} made by this brain's init")
+    for p, e in exp_flat.items():
+        g = got_flat[p]
+        gs, gd = tuple(getattr(g, "shape", ())), getattr(g, "dtype", type(g).__name__)
+        if gs != tuple(e.shape) or str(gd) != str(e.dtype):
+            raise ShapeError(f"{arg}{p}{area_of(p)} has {gd}{list(gs)}, this brain expects {e.dtype}{list(e.shape)}",
+                             arg, hint=hint or f"use the {arg} made by this brain's init (another wiring or size?)")
 
 
 def _pure(state) -> dict:
@@ -66,6 +110,8 @@ class Brain:
         trace_count: how many times a training step has been traced (compiled).
     """
 
+    check_finite_inputs: bool = False  # opt-in: check every input batch for NaN/Inf (reads the values)
+
     def __init__(self, graph: BrainGraph):
         self.graph = graph
         self.spec: WiringSpec = graph.spec
@@ -89,8 +135,28 @@ class Brain:
 
     # ------------------------------------------------------------------ init
     def init(self, key: jax.Array, batch: int = 1) -> tuple[dict, dict]:
-        """Create ``(params, state)`` for a batch of ``batch`` samples (params: plain nested dicts of arrays)."""
+        """Create ``(params, state)`` for a batch of ``batch`` samples (params: plain nested dicts of arrays).
+
+        Raises:
+            WiringError: the brain would not fit (:func:`brainsim.resources.check`: shapes only,
+                checked before anything is allocated; limit ``BRAINSIM_MEMORY_LIMIT``).
+            ShapeError: ``batch`` is not a positive integer.
+        """
+        self.check_resources(batch)
         return self._init_params(key), self.init_state(batch)
+
+    def check_resources(self, batch: int = 1):
+        """Refuse (WiringError) a brain whose params, state and delay lines at ``batch`` do not fit
+        (from shapes alone); returns the :class:`~brainsim.resources.Estimate` (cached per batch)."""
+        from . import resources
+
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ShapeError(f"batch must be a positive integer, found {batch!r}", "batch",
+                             hint="e.g. brain.init(key, batch=8)")
+        cache = self.__dict__.setdefault("_resource_checks", {})
+        if int(batch) not in cache:
+            cache[int(batch)] = resources.check(self.graph, int(batch))
+        return cache[int(batch)]
 
     def _init_params_impl(self, key: jax.Array) -> dict:
         params = {"areas": {}, "projections": {}}
@@ -181,11 +247,15 @@ class Brain:
         """Validate ``{name: [T, B, dim]}`` (or ``[B, dim]``) against the wiring's inputs.
 
         Checks are cached by (names, shapes, dtypes): a second batch of the same shape is only
-        converted, not re-validated.
+        converted, not re-validated.  With ``brain.check_finite_inputs = True`` (off by default: it
+        reads every value) a NaN/Inf in an input raises :class:`NonFiniteError` naming the input and
+        the first bad ``[t, b, i]``.
         """
         if not isinstance(inputs, Mapping):
             raise ShapeError(f"inputs must be a dict {{input name: array}}, found {type(inputs).__name__}",
                              hint="names: " + ", ".join(self.inputs))
+        if self.check_finite_inputs:
+            check_finite_inputs(inputs)
         try:
             sig = (time_axis,) + tuple((k, type(v), v.shape, v.dtype) for k, v in inputs.items())
         except AttributeError:
@@ -208,11 +278,21 @@ class Brain:
                              hint="declared inputs: " + ", ".join(f"{k}[{d}]" for k, d in self.inputs.items()))
         out, lead = {}, None
         for k, d in self.inputs.items():
-            a = jnp.asarray(inputs[k], jnp.float32)
+            raw = inputs[k]
+            if np.iscomplexobj(raw) or getattr(np.asarray(raw) if not hasattr(raw, "dtype") else raw,
+                                               "dtype", np.float32).kind not in "biuf":
+                kind = getattr(raw, "dtype", type(raw).__name__)
+                raise ShapeError(f"input '{k}' must hold real numbers, found {kind}", k,
+                                 hint="inputs are converted to float32: pass a float, int or bool array")
+            a = jnp.asarray(raw, jnp.float32)
             nd = 3 if time_axis else 2
             if a.ndim != nd or a.shape[-1] != d:
                 want = "[T, B, %d]" % d if time_axis else "[B, %d]" % d
                 raise ShapeError(f"input '{k}' must have shape {want}, found {tuple(a.shape)}")
+            if 0 in a.shape[:-1]:
+                axes = "T (time) and B (batch)" if time_axis else "B (batch)"
+                raise ShapeError(f"input '{k}' has shape {tuple(a.shape)}: {axes} must be >= 1", k,
+                                 hint="an episode needs at least one time step and one sample")
             if lead is not None and a.shape[:-1] != lead:
                 raise ShapeError(f"input '{k}' has leading shape {a.shape[:-1]} but others have {lead}",
                                  hint="every input must share T and B")
@@ -230,7 +310,8 @@ class Brain:
         Returns:
             ``(state, {"area.port": [B, dim]})`` with every area output.
         """
-        return self._step(params, state, self.check_inputs(inputs, time_axis=False), key)
+        inputs = self.check_inputs(inputs, time_axis=False)
+        return self._guarded(self._step, params, state, inputs, key, time_axis=False)
 
     def step_key(self, key: jax.Array, i: int) -> jax.Array:
         """The key :meth:`run` gives step ``i`` of an episode run with ``key``."""
@@ -243,7 +324,7 @@ class Brain:
             ``(state, trace)`` where ``trace`` maps each probe (``"area.port"``) and each
             declared output name to ``[T, B, dim]``.
         """
-        return self._run(params, state, self.check_inputs(inputs), key)
+        return self._guarded(self._run, params, state, self.check_inputs(inputs), key)
 
     def flow(self, params, state, inputs, key) -> dict:
         """Run and record everything needed to show information flow.
@@ -254,12 +335,13 @@ class Brain:
         """
         if not hasattr(self, "_flow"):
             self._flow = jax.jit(partial(self._flow_impl, self.plan))
-        return self._flow(params, state, self.check_inputs(inputs), key)
+        return self._guarded(self._flow, params, state, self.check_inputs(inputs), key)
 
     def init_opt_state(self, params: dict) -> dict:
-        """Optimiser state of every area (over its learnable params and incoming projections)."""
+        """Optimiser state of every area (over its learnable params and incoming projections); a stateful
+        rule's state rides along as ``{"rule": rule state, "opt": optimiser state}``."""
         train, _ = trainables(self.plan, params)
-        return {n: self.optimizers[n].init(train[n]) for n in self.areas}
+        return init_opt_states(self.plan, self.rules, self.optimizers, train)
 
     def loss(self, params, state, batch, key, step=0):
         """The weighted sum of every area's cost terms over an episode.
@@ -267,10 +349,15 @@ class Brain:
         Returns:
             ``(total, (final_state, metrics, trace))``; ``metrics`` has ``"area/term"`` values and ``"loss"``.
         """
-        train, fixed = trainables(self.plan, params)
-        total, (state, metrics, trace, _) = episode_loss(self.plan, train, fixed, state, self.check_inputs(batch),
-                                                         key, step, self.probe_refs)
-        return total, (state, metrics, trace)
+        batch = self.check_inputs(batch)
+
+        def loss(params, state, batch, key, step):
+            train, fixed = trainables(self.plan, params)
+            total, (state, metrics, trace, _) = episode_loss(self.plan, train, fixed, state, batch, key, step,
+                                                             self.probe_refs)
+            return total, (state, metrics, trace)
+
+        return self._guarded(loss, params, state, batch, key, step)
 
     def train_step(self, params, opt_state, state, batch, key, step, *, check_finite: bool = True,
                    return_state: bool = False):
@@ -291,8 +378,9 @@ class Brain:
         """
         if not isinstance(step, jax.Array):
             step = np.int32(step)  # a numpy scalar goes to the device with the call (jnp.asarray costs ~0.1 ms)
-        return self._compiled_train_step(check_finite, return_state)(params, opt_state, state,
-                                                                     self.check_inputs(batch), key, step)[:4]
+        fn = self._compiled_train_step(check_finite, return_state)
+        return self._guarded(lambda p, s, b, k, t: fn(p, opt_state, s, b, k, t)[:4], params, state,
+                             self.check_inputs(batch), key, step, opt_state=opt_state)
 
     def train_step_fn(self, *, check_finite: bool = True, return_state: bool = False):
         """The compiled train step for a training loop that keeps its step counter on the device.
@@ -306,8 +394,39 @@ class Brain:
 
     def diagnose(self, params, state, batch, key, step=0) -> dict:
         """Re-run a batch in the NaN/Inf diagnostic mode (see :func:`brainsim.learn.diagnose`)."""
-        return self._diagnose(params, state, self.check_inputs(batch), key, np.int32(step))
+        return self._guarded(self._diagnose, params, state, self.check_inputs(batch), key, np.int32(step))
 
     def evaluate(self, params, state, batch, key, step=0):
         """Run an episode without learning: ``(state, metrics, trace)`` (compiled once)."""
-        return self._eval(params, state, self.check_inputs(batch), key, np.int32(step))
+        return self._guarded(self._eval, params, state, self.check_inputs(batch), key, np.int32(step))
+
+    # ------------------------------------------------------------------ errors that teach
+    def _guarded(self, fn, params, state, inputs, key, *rest, time_axis: bool = True, opt_state=None):
+        """Call a compiled function; when JAX rejects the arguments, explain which one is wrong
+        (:class:`ShapeError` naming the argument, the area and both shapes) instead of a raw JAX error."""
+        try:
+            return fn(params, state, inputs, key, *rest)
+        except (TypeError, ValueError, KeyError, IndexError) as e:
+            self.explain_arguments(params, state, inputs, key, time_axis=time_axis, opt_state=opt_state)
+            raise e
+
+    def explain_arguments(self, params, state, inputs, key, *, time_axis: bool = True, opt_state=None) -> None:
+        """Raise :class:`ShapeError` for the first argument that does not fit this brain: ``params``
+        (per area, e.g. an area's params from another brain), ``state`` (structure, batch size),
+        ``key`` (a scalar typed PRNG key), ``opt_state``; return quietly when all fit."""
+        expected = jax.eval_shape(self._init_params_impl, jax.random.key(0))
+        _compare_tree("params", params, expected, self.areas)
+        B = next(iter(inputs.values())).shape[1 if time_axis else 0] if inputs else 1
+        exp_state = jax.eval_shape(lambda: self._build_state(B))
+        _compare_tree("state", state, exp_state, self.areas,
+                      hint=f"use brain.init_state({B}) (the inputs' batch size is {B})")
+        if not isinstance(key, jax.Array) or not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) \
+                or key.shape != ():
+            found = f"{type(key).__name__}" + (f" {key.dtype}{list(key.shape)}" if hasattr(key, "shape") else "")
+            raise ShapeError(f"key must be one typed PRNG key (shape ()), found {found}", "key",
+                             hint="use jax.random.key(seed) (not jax.random.PRNGKey) and one key per call; "
+                                  "split or fold_in for more")
+        if opt_state is not None:
+            exp_opt = jax.eval_shape(self.init_opt_state, expected)
+            _compare_tree("opt_state", opt_state, exp_opt, self.areas,
+                          hint="use brain.init_opt_state(params) of this brain")

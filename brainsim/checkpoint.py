@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -39,17 +41,30 @@ import jax
 import numpy as np
 
 from .errors import ScenarioError
-from .rundir import CHECKPOINTS
+from .rundir import CHECKPOINTS, check_component
 
 __all__ = ["Checkpointer", "Restored", "has_checkpoint", "latest_arrays", "label_dir"]
 
 _STEP_DIR = re.compile(r"^\d+$")
+_ORBAX_TMP = re.compile(r"^\d+\.orbax-checkpoint-tmp-\d+$")  # a step orbax had not finished writing
 
 
 def label_dir(run_dir: "str | Path", label: str) -> Path:
-    """``DIR/checkpoints/<label>`` (the label made filesystem-safe)."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(label)) or "_"
-    return Path(run_dir) / CHECKPOINTS / safe
+    """``DIR/checkpoints/<label>``.
+
+    Raises:
+        ScenarioError: ``label`` is not a safe path component (``..``, ``/``, control characters, ...).
+    """
+    return Path(run_dir) / CHECKPOINTS / check_component(str(label), "a model label (checkpoint folder name)")
+
+
+def is_step_dir(p: Path) -> bool:
+    """A checkpoint step folder (complete or being written): the only entries clean-up ever deletes."""
+    return p.is_dir() and not p.is_symlink() and bool(_STEP_DIR.match(p.name) or _ORBAX_TMP.match(p.name))
+
+
+def _crc(a: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1).tobytes()) & 0xFFFFFFFF
 
 
 def _committed_steps(directory: Path) -> list[int]:
@@ -107,9 +122,15 @@ class Checkpointer:
         directory: ``DIR/checkpoints/<label>`` (see :func:`label_dir`).
         every: save every this many steps (``0``: only :meth:`save` calls with ``force``).
         keep: keep the last ``keep`` checkpoints (older ones are deleted).
+        warn: called with a message when a damaged checkpoint is skipped (default: print to stderr).
+
+    Every leaf is saved with its CRC-32, so a flipped bit is found on restore: a damaged newest
+    checkpoint (bad checksum, unreadable meta, an empty step folder) is skipped with a warning naming
+    it, and the newest intact one is used (:meth:`newest_intact`).
     """
 
-    def __init__(self, directory: "str | Path", every: int = 0, keep: int = 3):
+    def __init__(self, directory: "str | Path", every: int = 0, keep: int = 3,
+                 warn: Optional[Any] = None):
         if every < 0:
             raise ScenarioError(f"--checkpoint-every must be >= 0, found {every}", "--checkpoint-every")
         if keep < 1:
@@ -117,6 +138,9 @@ class Checkpointer:
         self.directory = Path(directory).absolute()
         self.every, self.keep = int(every), int(keep)
         self._mngr = None
+        self._warn = warn or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        self._intact: Optional[int] = None
+        self.damaged: list[int] = []  # steps found damaged by newest_intact()
 
     # ------------------------------------------------------------------ orbax
     def _manager(self):
@@ -158,14 +182,53 @@ class Checkpointer:
         arrays = {f"{i:05d}": np.asarray(x) for i, x in enumerate(jax.device_get(leaves))}
         info = {**dict(meta or {}), "step": int(step), "leaf_paths": paths,
                 "leaf_shapes": [list(a.shape) for a in arrays.values()],
-                "leaf_dtypes": [str(a.dtype) for a in arrays.values()]}
+                "leaf_dtypes": [str(a.dtype) for a in arrays.values()],
+                "leaf_crc32": [_crc(a) for a in arrays.values()]}
         mngr = self._manager()
         if step in mngr.all_steps():  # re-saving a step (e.g. the final one) replaces it
             mngr.delete(step)
         mngr.save(step, args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays),
                                                 meta=ocp.args.JsonSave(info)), force=True)
         mngr.wait_until_finished()
+        self._intact = step
         return self.path(step)
+
+    def verify(self, step: int) -> Optional[str]:
+        """``None`` when checkpoint ``step`` reads back whole (meta, every leaf, every CRC-32), else
+        what is wrong with it."""
+        import orbax.checkpoint as ocp
+
+        try:
+            meta = self.read_meta(step)
+            shapes, dtypes = meta["leaf_shapes"], meta["leaf_dtypes"]
+            target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(shapes, dtypes))}
+            got = self._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))
+            arrays = got["arrays"]
+            crcs = meta.get("leaf_crc32")
+            for i in range(len(shapes)):
+                a = np.asarray(arrays[f"{i:05d}"])
+                if list(a.shape) != list(shapes[i]) or str(a.dtype) != dtypes[i]:
+                    return f"leaf {meta['leaf_paths'][i]} reads back as {a.dtype}{list(a.shape)}"
+                if crcs is not None and _crc(a) != crcs[i]:
+                    return f"leaf {meta['leaf_paths'][i]} fails its CRC-32 check (a changed bit)"
+        except Exception as e:  # noqa: BLE001 — any failure to read back means the step is damaged
+            return f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+        return None
+
+    def newest_intact(self) -> Optional[int]:
+        """The newest checkpoint step that reads back whole (``None``: none does); each damaged newer
+        step is reported through ``warn`` and listed in :attr:`damaged` (it is kept on disk)."""
+        if self._intact is not None:
+            return self._intact
+        for step in reversed(self.steps()):
+            problem = self.verify(step)
+            if problem is None:
+                self._intact = step
+                return step
+            self.damaged.append(step)
+            self._warn(f"warning: checkpoint '{self.path(step)}' is damaged ({problem}); "
+                       "falling back to an older checkpoint")
+        return None
 
     def read_meta(self, step: Optional[int] = None) -> dict:
         """The JSON metadata of checkpoint ``step`` (default: the latest)."""
@@ -175,7 +238,7 @@ class Checkpointer:
         return self._manager().restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
     def restore(self, template: Any, step: Optional[int] = None) -> Restored:
-        """Restore checkpoint ``step`` (default: the latest) into the structure of ``template``.
+        """Restore checkpoint ``step`` (default: the newest intact one) into the structure of ``template``.
 
         Raises:
             ScenarioError: no checkpoint, or one whose leaves do not match ``template`` (another wiring).
@@ -209,15 +272,21 @@ class Checkpointer:
 
     def _step(self, step: Optional[int]) -> int:
         if step is None:
-            step = self.latest_step()
+            step = self.newest_intact()
             if step is None:
-                raise ScenarioError(f"no checkpoint in '{self.directory}'", str(self.directory))
+                damaged = f" ({len(self.damaged)} damaged)" if self.damaged else ""
+                raise ScenarioError(f"no intact checkpoint in '{self.directory}'{damaged}", str(self.directory),
+                                    hint="start the run again with --force")
         return int(step)
 
     def clear(self) -> None:
-        """Delete every checkpoint of this model."""
+        """Delete every checkpoint step of this model (only step folders: nothing else in the directory)."""
         self.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if self.directory.is_dir():
+            for p in self.directory.iterdir():
+                if is_step_dir(p):
+                    shutil.rmtree(p)
+        self._intact = None
 
 
 def latest_arrays(run_dir: "str | Path", label: str) -> tuple[int, dict[str, np.ndarray]]:
@@ -228,7 +297,7 @@ def latest_arrays(run_dir: "str | Path", label: str) -> tuple[int, dict[str, np.
     import orbax.checkpoint as ocp
 
     ck = Checkpointer(label_dir(run_dir, label))
-    step = ck._step(None)
+    step = ck._step(None)  # the newest intact step
     meta = ck.read_meta(step)
     target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(meta["leaf_shapes"], meta["leaf_dtypes"]))}
     got = ck._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))["arrays"]

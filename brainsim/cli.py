@@ -15,17 +15,30 @@ WIRING is a wiring file or a canonical wiring name (``pbwm``: ``wiring/pbwm.yaml
 ends every run with :func:`brainsim.viz.finalize_run` (flow figures + ``report.html``): this
 module is the only place that wires viz to runs.
 
-Exit codes: 0 success (criterion met), 1 criterion not met, 2 bad input
-(printed as ``file:line:col: error: message`` without a traceback), 3 a NaN/Inf
-during training (``areas.<area>: error: non-finite value ... at training step
-N ...``; the last good checkpoint is kept).
+Exit codes (each means one thing):
+
+* 0 success (criterion met);
+* 1 the scenario ran and its criterion was not met;
+* 2 bad input: any usage or configuration error (a wiring file, ``--set``, ``--seed``, ``--out``,
+  a scenario file that fails to import, a damaged ``config.json``), printed as
+  ``file:line:col: error: message`` (or ``--flag: error: ...``) with a ``hint:``, no traceback;
+* 3 a NaN/Inf during training (``areas.<area>: error: non-finite value ... at training step N``;
+  the last good checkpoint is kept);
+* 4 an unexpected internal error: one line on stderr naming the log file that holds the full
+  traceback (``DIR/.brainsim/run.log`` for a run, else a file in the temp directory);
+* 130 interrupted (Ctrl-C); the message says how to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import BrainsimError, NonFiniteError, ScenarioError
@@ -49,6 +62,36 @@ def _cmd_validate(args) -> int:
 _RUN_DEFAULTS = {"quick": False, "seed": 0, "out": None, "set": [], "force": False, "checkpoint_every": None,
                  "keep_checkpoints": None, "check_finite": None}
 
+# the run directory a command is working in (for the crash log and the resume hint)
+_CURRENT = {"run_dir": None}
+
+
+def _resume_conflicts(args, cfg: dict) -> list:
+    """The flags given with ``--resume`` that differ from the run's ``config.json`` (same ones are fine)."""
+    from .scenario import DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS
+
+    out = []
+    if args.scenario is not None and args.scenario not in (cfg.get("scenario"), cfg.get("source")) and \
+            str(Path(args.scenario).resolve()) != cfg.get("source"):
+        out.append(f"scenario {args.scenario!r} (the run's: {cfg.get('scenario')!r})")
+    recorded = {"quick": cfg.get("quick"), "seed": cfg.get("seed"), "set": cfg.get("sets"),
+                "checkpoint_every": cfg.get("checkpoint_every"), "keep_checkpoints": cfg.get("keep_checkpoints"),
+                "check_finite": cfg.get("check_finite")}
+    defaults = {"checkpoint_every": DEFAULT_CHECKPOINT_EVERY, "keep_checkpoints": DEFAULT_KEEP_CHECKPOINTS,
+                "check_finite": True}
+    for k, default in _RUN_DEFAULTS.items():
+        given = getattr(args, k)
+        if given == default:
+            continue
+        if k == "force":
+            out.append("--force (resume never deletes anything)")
+        elif k == "out":
+            if Path(given).resolve() != Path(args.resume).resolve():
+                out.append(f"--out {given} (resuming {args.resume})")
+        elif given != recorded.get(k, defaults.get(k)):
+            out.append(f"--{k.replace('_', '-')} {given!r} (the run's: {recorded.get(k)!r})")
+    return out
+
 
 def _finalize_run(run_dir) -> None:
     """Flow figures and report.html of a finished run (looked up at call time)."""
@@ -60,19 +103,29 @@ def _finalize_run(run_dir) -> None:
 def _cmd_run(args) -> int:
     from .scenario import DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS, resume_scenario, run_scenario
 
+    from . import rundir
+
     if args.resume is not None:
-        given = [k for k, v in _RUN_DEFAULTS.items() if getattr(args, k) != v]
-        if args.scenario is not None or given:
-            extra = ([args.scenario] if args.scenario is not None else []) + \
-                    ["--" + k.replace("_", "-") for k in given]
-            raise ScenarioError(f"--resume takes the scenario, seed, options and checkpoint settings from "
-                                f"'{args.resume}/config.json'; found also: {' '.join(extra)}", "--resume",
-                                hint=f"run `brainsim run --resume {args.resume}` alone (--no-progress allowed)")
-        summary = resume_scenario(args.resume, progress=not args.no_progress, on_finish=_finalize_run)
+        _CURRENT["run_dir"] = Path(args.resume)
+        cfg = rundir.read_config(args.resume)
+        if cfg is not None:
+            conflicts = _resume_conflicts(args, cfg)
+            if conflicts:
+                raise ScenarioError(f"--resume takes the scenario, seed, options and checkpoint settings from "
+                                    f"'{args.resume}/config.json'; these arguments differ from it: "
+                                    f"{'; '.join(conflicts)}", "--resume",
+                                    hint=f"drop them: `brainsim run --resume {args.resume}`")
+        summary = resume_scenario(args.resume, progress=not args.no_progress, resume_anyway=args.resume_anyway,
+                                  on_finish=_finalize_run)
     else:
+        if args.resume_anyway:
+            raise ScenarioError("--resume-anyway only goes with --resume DIR", "--resume-anyway",
+                                hint="e.g. brainsim run --resume runs/x --resume-anyway")
         if args.scenario is None:
             raise ScenarioError("run needs a scenario name or path, or --resume DIR", "run",
                                 hint="e.g. brainsim run twelve_ax --quick; `brainsim list` shows the scenarios")
+        if args.out is not None:
+            _CURRENT["run_dir"] = Path(args.out)
         summary = run_scenario(args.scenario, quick=args.quick, seed=args.seed, out=args.out, sets=args.set,
                                force=args.force, progress=not args.no_progress,
                                checkpoint_every=DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None
@@ -80,7 +133,7 @@ def _cmd_run(args) -> int:
                                keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS if args.keep_checkpoints is None
                                else args.keep_checkpoints,
                                check_finite=True if args.check_finite is None else args.check_finite,
-                               on_finish=_finalize_run)
+                               on_finish=_finalize_run, on_start=lambda d: _CURRENT.update(run_dir=Path(d)))
     verdict = "PASSED" if summary["passed"] else "NOT MET"
     print(f"{summary['scenario']}: criterion {verdict} ({summary['criterion']}); "
           f"wall {summary['wall_seconds']:.1f}s, compile {summary['compile_seconds']:.1f}s")
@@ -396,7 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a scenario option (max_epochs=100) or a wiring value (areas.lstm.hidden=64)")
     r.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     r.add_argument("--resume", metavar="DIR", default=None,
-                   help="continue a killed run from its latest checkpoints (settings from DIR/config.json)")
+                   help="continue a killed run from its latest checkpoints (settings from DIR/config.json); "
+                        "refused when the scenario, a wiring or brainsim changed since")
+    r.add_argument("--resume-anyway", action="store_true",
+                   help="with --resume: continue even though the scenario, a wiring or brainsim changed")
     r.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                    help="checkpoint every N training steps, 0 = never (default 1000; one more at the end)")
     r.add_argument("--keep-checkpoints", type=int, default=None, metavar="K",
@@ -423,10 +479,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _crash_log(exc: BaseException) -> Path:
+    """Write the full traceback of an unexpected error to the run's log (or a temp file); return its path."""
+    text = f"brainsim {' '.join(sys.argv[1:])}\n{time.strftime('%Y-%m-%d %H:%M:%S')}\n\n" + \
+        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    run_dir = _CURRENT["run_dir"]
+    if run_dir is not None and Path(run_dir).is_dir():
+        from .rundir import RunDir
+
+        try:
+            log = RunDir(run_dir).crash_log
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(text + "\n")
+            return log
+        except OSError:
+            pass
+    fd, name = tempfile.mkstemp(prefix="brainsim-crash-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return Path(name)
+
+
+def _interrupted_hint() -> str:
+    run_dir = _CURRENT["run_dir"]
+    if run_dir is None:
+        return "interrupted"
+    from .checkpoint import has_checkpoint
+
+    if has_checkpoint(run_dir):
+        return f"interrupted; continue with `brainsim run --resume {run_dir}`"
+    return f"interrupted before the first checkpoint of '{run_dir}'; start it again with --force"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``brainsim`` console script."""
+    """Entry point of the ``brainsim`` console script (exit codes: see the module docstring)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse: 0 for --help, 2 for a usage error (message already printed)
+        return int(e.code) if isinstance(e.code, int) else 2
+    _CURRENT["run_dir"] = None
     try:
         return args.fn(args)
     except NonFiniteError as e:
@@ -436,10 +529,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(str(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_interrupted_hint(), file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `brainsim list | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
         return 0
+    except Exception as e:  # noqa: BLE001 — a bug: one line, the traceback in a log file, exit 4
+        log = _crash_log(e)
+        first = (str(e).splitlines() or [""])[0][:300]
+        print(f"brainsim: internal error: {type(e).__name__}: {first}\n  the full traceback is in {log}; "
+              "please report it", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":  # pragma: no cover

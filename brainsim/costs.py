@@ -78,7 +78,13 @@ def make_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None) -> Sc
                  and not n.startswith("_") and callable(getattr(optax.schedules, n))]
         raise WiringError(f"unknown schedule '{name}'{did_you_mean(name, known)}", where,
                           hint="schedules: " + ", ".join(sorted(known)))
+    kwargs = _schedule_kwargs(kwargs)
     _check_kwargs(fn, kwargs, f"schedule '{name}'", where)
+    for k, v in kwargs.items():
+        for x in (v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]):
+            if isinstance(x, float) and not math.isfinite(x):
+                raise WiringError(f"schedule '{name}': {k} must be finite, found {x!r}", where,
+                                  hint="NaN and infinity are not valid schedule arguments")
     try:
         return fn(**kwargs)
     except Exception as e:  # optax validates some arguments eagerly (types, lengths)
@@ -86,18 +92,42 @@ def make_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None) -> Sc
                           hint=f"arguments: {', '.join(inspect.signature(fn).parameters)}") from None
 
 
-def check_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None) -> None:
-    """Build a schedule and evaluate it at step 0, as training will; any failure is a :class:`WiringError`."""
+# the steps a schedule is evaluated at when checked (training may reach any of them)
+CHECK_STEPS = (0, 1, 2, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
+
+def _schedule_kwargs(kwargs: Mapping[str, Any]) -> dict:
+    """Thaw frozen mappings, and make integer-looking mapping keys integers again (YAML mapping keys
+    become strings in a wiring: ``boundaries_and_scales: {1000: 0.1}`` -> ``{1000: 0.1}``)."""
+    def thaw(v):
+        if isinstance(v, tuple) and v and all(isinstance(x, tuple) and len(x) == 2 for x in v):
+            return {(int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k): thaw(x) for k, x in v}
+        if isinstance(v, dict):
+            return {(int(k) if isinstance(k, str) and k.lstrip("-").isdigit() else k): thaw(x) for k, x in v.items()}
+        return v
+
+    return {k: thaw(v) for k, v in dict(kwargs).items()}
+
+
+def check_schedule(name: str, kwargs: Mapping[str, Any], where: Any = None, *, nonnegative: bool = False) -> None:
+    """Build a schedule and evaluate it over the steps training may reach (:data:`CHECK_STEPS`): it
+    must be finite everywhere (and ``>= 0`` with ``nonnegative``, e.g. a learning rate); any failure
+    is a :class:`WiringError`."""
     fn = make_schedule(name, kwargs, where)
     try:
-        value = float(jnp.asarray(fn(0)))
+        values = [float(jnp.asarray(fn(s))) for s in CHECK_STEPS]
     except Exception as e:
         raise WiringError(f"schedule '{name}' cannot be evaluated with these arguments: "
                           f"{type(e).__name__}: {str(e)[:300]}", where,
                           hint="schedule arguments are numbers, e.g. {init_value: 0.0, end_value: 1.0, "
                                "transition_steps: 100}") from None
-    if not math.isfinite(value):
-        raise WiringError(f"schedule '{name}' gives {value} at step 0", where, hint="use finite numbers")
+    for s, v in zip(CHECK_STEPS, values):
+        if not math.isfinite(v):
+            raise WiringError(f"schedule '{name}' gives {v} at step {s:,}", where,
+                              hint="use arguments that keep it finite at every step (e.g. a decay rate in (0, 1])")
+        if nonnegative and v < 0:
+            raise WiringError(f"schedule '{name}' gives {v} at step {s:,}; a learning rate must be >= 0", where,
+                              hint="a negative learning rate climbs the cost")
 
 
 def _check_kwargs(fn: Callable, kwargs: Mapping[str, Any], what: str, where: Any) -> None:

@@ -156,6 +156,7 @@ def build_graph(spec: WiringSpec) -> BrainGraph:
     edges = _build_edges(spec, nodes)
     _check_required_inputs(spec, nodes, edges)
     nodes = {n: replace(node, costs=_area_costs(spec, node)) for n, node in nodes.items()}
+    _check_rules(spec, nodes)
     _check_probes_and_outputs(spec, nodes)
     g = _networkx_graph(spec, nodes, edges)
     schedule = _schedule(spec, nodes, edges, g)
@@ -321,6 +322,40 @@ def _area_costs(spec: WiringSpec, n: AreaNode) -> tuple:
     return tuple(costs)
 
 
+def _check_rules(spec: WiringSpec, nodes: dict) -> None:
+    """Every area can supply what its learning rule needs (synapses, a lattice, an energy, a modulator...)."""
+    from .rules import RULES
+
+    for n in nodes.values():
+        name, opts = n.spec.rule
+        cls, opts = RULES[name], dict(opts)
+        where = spec.where("areas", n.name, "rule", key=True)
+        what = f"area '{n.name}' (type {n.area.type_name}) cannot learn with rule '{name}'"
+        if cls.frozen or (name == "backprop" and "modulated_by" not in opts):
+            continue
+        if n.replicas > 1:
+            raise WiringError(f"{what}: the rule does not support replicas (replicas: {n.replicas})", where,
+                              hint="use rule: backprop for a replicated area, or drop replicas")
+        missing = cls.missing_need(n.area)
+        if missing:
+            raise WiringError(f"{what}: it needs {missing}", where,
+                              hint="pick another rule for this area (see `brainsim list rules`)")
+        ref = opts.get("modulated_by")
+        if ref is not None:
+            mwhere = spec.where("areas", n.name, "rule", "modulated_by")
+            m_area, m_port = ref.split(".")
+            if m_area not in nodes or m_port not in nodes[m_area].area.outputs:
+                raise WiringError(f"{what}: modulated_by '{ref}' is not an area output"
+                                  f"{did_you_mean(ref, [f'{a}.{p}' for a in nodes for p in nodes[a].area.outputs])}",
+                                  mwhere, hint="name a dim-1 output such as bg.dopamine")
+            if nodes[m_area].out_dim(m_port) != 1:
+                raise WiringError(f"{what}: the modulator '{ref}' has dim {nodes[m_area].out_dim(m_port)}, "
+                                  f"a third factor must have dim 1", mwhere, hint="use a scalar output (e.g. dopamine)")
+            if name == "backprop" and n.spec.credit == "global":
+                raise WiringError(f"{what}: a modulated backprop replays the area alone, which needs credit: local",
+                                  mwhere, hint="set credit: local on this area or drop modulated_by")
+
+
 def _check_probes_and_outputs(spec: WiringSpec, nodes: dict) -> None:
     for i, p in enumerate(spec.probes):
         if p.port is None:
@@ -363,6 +398,16 @@ def _schedule(spec: WiringSpec, nodes: dict, edges: list, g: nx.MultiDiGraph) ->
         path = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
         u, v = cycle[0]
         first = next((e for e in edges if e.delay == 0 and (e.src.node, e.dst.node) == (u, v)), None)
+        gate = next((e for e in edges if e.gate is not None and (e.gate.node, e.dst.node) == (u, v)), None) \
+            if first is None else None
+        signal = next((e for e in edges if e.delay == 0 and (e.src.node, e.dst.node) in
+                       {(a, b) for a, b in cycle}), None)
+        if gate is not None:  # the loop closes through a gate (gates act within the step)
+            raise WiringError(f"zero-delay cycle through the gate of connection '{gate}': {path}",
+                              spec.where("connections", gate.index, "gate"),
+                              hint="a gate acts within the step, so the loop needs a delay on one of its signal "
+                                   "connections" + (f", e.g. {{from: {signal.src}, to: {signal.dst}, delay: 1}}"
+                                                    if signal is not None else ""))
         loc = spec.where("connections", first.index) if first is not None else spec.where("connections")
         raise WiringError(f"zero-delay cycle: {path}", loc,
                           hint="a loop needs a delay: add `delay: 1` to one of its connections, e.g. "

@@ -12,6 +12,7 @@ A ``learning_rate`` may itself be an optax schedule given as ``{name: kwargs}``.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Mapping
 
 import optax
@@ -56,15 +57,28 @@ def _resolve_kwargs(kwargs: Mapping[str, Any], where: Any) -> dict:
                                   hint=f"e.g. {k}: {{exponential_decay: {{init_value: 1.0e-3, "
                                        f"transition_steps: 1000, decay_rate: 0.5}}}}")
             if where is not None:
-                check_schedule(sname, dict(skw or {}), where)
+                check_schedule(sname, dict(skw or {}), where, nonnegative=(k == "learning_rate"))
             out[k] = make_schedule(sname, dict(skw or {}), where)
         else:
             out[k] = v
     return out
 
 
+_CHECKED: set = set()  # (name, repr(kwargs)) already checked (the tiny-pytree test costs a few ms)
+
+
 def check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> None:
-    """Raise a WiringError unless ``optax.<name>(**kwargs)`` is a valid transform."""
+    """Raise a WiringError unless ``optax.<name>(**kwargs)`` is a gradient transformation brainsim can
+    train with: its arguments are finite (a learning rate ``>= 0``, a schedule finite and ``>= 0`` at
+    every step checked), and it initialises and updates a tiny pytree."""
+    key = (name, repr(sorted((str(k), repr(v)) for k, v in dict(kwargs).items())))
+    if key in _CHECKED:
+        return
+    _check_optimizer(name, kwargs, where)
+    _CHECKED.add(key)
+
+
+def _check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> None:
     names = optimizer_names()
     if name not in names:
         raise WiringError(f"unknown optimizer '{name}'{did_you_mean(name, names)}", where,
@@ -77,6 +91,12 @@ def check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> 
         if k == "learning_rate" and not callable(v) and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise WiringError(f"optimizer '{name}': learning_rate must be a number or a schedule, found {v!r}", where,
                               hint=_number_hint(v))
+        if isinstance(v, float) and not math.isfinite(v):
+            raise WiringError(f"optimizer '{name}': {k} must be a finite number, found {v!r}", where,
+                              hint="NaN and infinity are not valid optimizer arguments")
+        if k == "learning_rate" and not callable(v) and v < 0:
+            raise WiringError(f"optimizer '{name}': learning_rate must be >= 0, found {v!r}", where,
+                              hint="a negative learning rate climbs the cost; optax descends the gradient already")
         default = params[k].default if k in params else None
         if isinstance(default, bool) and not isinstance(v, bool):
             raise WiringError(f"optimizer '{name}': {k} must be true or false, found {v!r}", where)
@@ -85,10 +105,42 @@ def check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) -> 
             raise WiringError(f"optimizer '{name}': {k} must be a number (default {default}), found {v!r}", where,
                               hint=_number_hint(v))
     try:
-        fn(**resolved)
+        tx = fn(**resolved)
     except Exception as e:  # optax checks some arguments when the transform is built
         raise WiringError(f"optimizer '{name}': invalid arguments: {type(e).__name__}: {str(e)[:300]}", where,
                           hint=f"signature: {name}{optimizer_signature(name)}") from None
+    _check_transform(name, tx, where)
+
+
+def _check_transform(name: str, tx: Any, where: Any) -> None:
+    """Initialise ``tx`` and run one update on a tiny pytree, as training will: a transform that
+    needs what brainsim does not give (extra update arguments such as ``value_fn``), or that is
+    not an optimiser at all, is a :class:`WiringError` now rather than a crash in ``train_step``."""
+    import jax.numpy as jnp
+
+    if not (hasattr(tx, "init") and hasattr(tx, "update")):
+        raise WiringError(f"'{name}' is not an optimizer (optax.{name}(...) returns {type(tx).__name__}, not a "
+                          "gradient transformation)", where, hint="e.g. adam, sgd, adamw, rmsprop, clip_by_global_norm")
+    params = {"w": jnp.ones((2, 3), jnp.float32), "b": jnp.zeros((3,), jnp.float32)}
+    grads = {"w": jnp.full((2, 3), 0.1, jnp.float32), "b": jnp.full((3,), -0.1, jnp.float32)}
+    try:
+        state = tx.init(params)
+        updates, _ = tx.update(grads, state, params)
+    except TypeError as e:
+        raise WiringError(f"optimizer '{name}' cannot be used as an area optimizer: its update needs arguments "
+                          f"brainsim does not pass ({str(e)[:200]})", where,
+                          hint="brainsim calls update(gradients, state, params); use adam, sgd, adamw, rmsprop, "
+                               "... (optimizers such as lbfgs or polyak_sgd need the loss value itself)") from None
+    except Exception as e:  # noqa: BLE001 — any failure on a tiny pytree would fail in training too
+        raise WiringError(f"optimizer '{name}' fails on a small test pytree: {type(e).__name__}: {str(e)[:300]}",
+                          where, hint=f"signature: {name}{optimizer_signature(name)}") from None
+    leaves = [jnp.asarray(u) for u in (updates.values() if isinstance(updates, dict) else [])]
+    if len(leaves) != 2 or any(u.shape != params[k].shape for k, u in zip(updates, leaves)):
+        raise WiringError(f"optimizer '{name}' does not return updates shaped like the parameters", where,
+                          hint="use a gradient transformation such as adam or sgd")
+    if not all(bool(jnp.all(jnp.isfinite(u))) for u in leaves):
+        raise WiringError(f"optimizer '{name}' gives non-finite updates on a small test pytree with these "
+                          "arguments", where, hint="check its numeric arguments")
 
 
 def _number_hint(v: Any) -> "str | None":

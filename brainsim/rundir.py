@@ -12,6 +12,9 @@ figures / report (:mod:`brainsim.viz`) agree on it without importing each other:
     DIR/checkpoints/<model>/<step>/   training checkpoints
     DIR/flow/<wiring>.npz             one recorded evaluation trial per wiring (``brainsim flow``)
     DIR/report.html                   the self-contained HTML report (viz)
+    DIR/.brainsim/written             the manifest: every path the run wrote (``--force`` deletes only these)
+    DIR/.brainsim/lock                held (flock) while a run or resume uses the directory
+    DIR/.brainsim/run.log             the full traceback of an unexpected internal error
 
 Wiring overrides: ``--set areas.lstm.hidden=64`` (every wiring of the scenario that has the path)
 or ``--set lstm_baseline:areas.lstm.hidden=64`` (one wiring).  In memory they are
@@ -23,11 +26,15 @@ This module imports nothing of brainsim but its errors.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-import yaml
 
 from .errors import ScenarioError
 
@@ -42,13 +49,22 @@ FLOW = "flow"
 FLOW_FIGURES = "flow"  # under FIGURES: the figures viz makes from the flow recordings
 COST_FIGURE = "costs.png"  # under FIGURES
 
-# what a run writes into its directory (``--force`` deletes these first, nothing else)
+STATE = ".brainsim"  # the run's own bookkeeping: manifest, lock, crash log
+MANIFEST = "written"
+LOCK = "lock"
+CRASH_LOG = "run.log"
+
+# where a run writes (``--force`` deletes, among these, only what the manifest lists)
 RUN_OUTPUTS = (SUMMARY, CONFIG, METRICS, REPORT, CHECKPOINTS, RESULTS, FLOW, FIGURES)
 
 # the keys of config.json ("source": the scenario's name or the resolved path of its .py file;
 # "sets": the --set arguments as given; "overrides": the encoded wiring overrides)
 CONFIG_KEYS = ("scenario", "seed", "quick", "options", "overrides", "wirings", "source", "sets",
-               "checkpoint_every", "keep_checkpoints", "check_finite")
+               "checkpoint_every", "keep_checkpoints", "check_finite", "fingerprint")
+
+# config.json's "applied_overrides": {wiring: {dotted.path: value}}, the overrides the run's latest load of
+# each wiring actually applied (--set ones and those the scenario chose), written as the run goes
+APPLIED_OVERRIDES = "applied_overrides"
 
 TARGET_SEP = ":"
 
@@ -83,8 +99,152 @@ class RunDir:
         return sorted(p for p in d.glob("*.npz") if not p.name.startswith(".")) if d.is_dir() else []
 
     def outputs(self) -> list:
-        """The paths a run writes (see :data:`RUN_OUTPUTS`)."""
+        """The places a run writes (see :data:`RUN_OUTPUTS`)."""
         return [self.root / name for name in RUN_OUTPUTS]
+
+    state = property(lambda self: self.root / STATE)
+    manifest = property(lambda self: self.root / STATE / MANIFEST)
+    lock_file = property(lambda self: self.root / STATE / LOCK)
+    crash_log = property(lambda self: self.root / STATE / CRASH_LOG)
+
+    def record(self, *paths: "str | Path") -> None:
+        """Add ``paths`` (files or folders the run created under the directory) to the manifest."""
+        rels = []
+        for p in paths:
+            try:
+                rels.append(Path(os.path.abspath(p)).relative_to(os.path.abspath(self.root)).as_posix())
+            except ValueError:  # outside the run directory: never deleted by --force
+                continue
+        if not rels:
+            return
+        self.state.mkdir(parents=True, exist_ok=True)
+        with open(self.manifest, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rels))
+
+    def written(self) -> list:
+        """The manifest's paths (relative, deduplicated, in order); unreadable lines are skipped."""
+        out: dict = {}
+        try:
+            lines = self.manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return []
+        for line in lines:
+            try:
+                rel = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rel, str) and rel and not Path(rel).is_absolute() and ".." not in Path(rel).parts:
+                out[rel] = None
+        return list(out)
+
+    def clean(self) -> list:
+        """Delete what an earlier run wrote here (``--force``): the manifest's files, checkpoint step
+        folders inside the manifest's checkpoint folders, then folders left empty.  Files the manifest
+        does not list (a user's own) are never touched.  Returns the deleted paths."""
+        deleted = []
+        for rel in reversed(self.written()):
+            p = self.root / rel
+            if p.is_symlink() or p.is_file():
+                p.unlink()
+                deleted.append(p)
+            elif p.is_dir() and Path(rel).parts[:1] == (CHECKPOINTS,):
+                for q in p.iterdir():
+                    if q.is_dir() and not q.is_symlink() and _STEP_LIKE.match(q.name):
+                        shutil.rmtree(q)
+                        deleted.append(q)
+        for rel in sorted(self.written(), key=lambda r: -len(Path(r).parts)):
+            for d in [self.root / rel, *(self.root / rel).parents]:
+                if d == self.root or self.root not in d.parents:
+                    break
+                try:
+                    d.rmdir()  # only when empty
+                except OSError:
+                    break
+        if self.manifest.exists():
+            self.manifest.unlink()
+        return deleted
+
+
+_STEP_LIKE = re.compile(r"^\d+(\.orbax-checkpoint-tmp-\d+)?$")
+
+
+# --------------------------------------------------------------------------- safe path components
+
+_COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
+
+
+def check_component(text: str, what: str) -> str:
+    """``text`` if it is safe as one path component (letters, digits, ``_ . + -``, not starting with
+    ``.`` or ``-``, at most 128 characters: no ``..``, separators or control characters).
+
+    Raises:
+        ScenarioError: it is not (the message names ``what``).
+    """
+    if not isinstance(text, str) or not _COMPONENT.match(text) or text.endswith("."):
+        raise ScenarioError(f"{what} must be a plain name (letters, digits, _ . + -, not starting with '.' or '-'), "
+                            f"found {text!r}", what,
+                            hint="names become file and folder names in the run directory; rename it")
+    return text
+
+
+# --------------------------------------------------------------------------- the lock
+
+class RunLock:
+    """An exclusive lock on a run directory (``DIR/.brainsim/lock``, ``flock``): a second run or resume
+    of the same directory fails at once with a clear message; the lock goes with the process, so a
+    killed run never leaves it stuck."""
+
+    def __init__(self, root: "str | Path"):
+        self.run = RunDir(root)
+        self._fd: Optional[int] = None
+
+    def acquire(self) -> "RunLock":
+        import fcntl
+
+        self.run.state.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise ScenarioError(f"run directory '{self.run.root}' is in use by another brainsim process "
+                                    f"(pid {holder})", str(self.run.root),
+                                    hint="wait for it to finish (or stop it), or use --out another directory") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# --------------------------------------------------------------------------- fingerprints (exact resume)
+
+def file_hash(path: "str | Path") -> str:
+    """``sha256:<hex>`` of a file's bytes."""
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def fingerprint_diff(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list:
+    """What changed between two fingerprints (``{what: hash}``): human-readable lines."""
+    out = []
+    for k in sorted(set(recorded) | set(current)):
+        a, b = recorded.get(k), current.get(k)
+        if a != b:
+            out.append(f"{k} ({'added' if a is None else 'removed' if b is None else 'changed'})")
+    return out
 
 
 # --------------------------------------------------------------------------- JSON files
@@ -109,31 +269,48 @@ def read_summary(run_dir: "str | Path") -> Optional[dict]:
 
 def config_record(*, scenario: str, seed: int, quick: bool, options: Mapping[str, Any],
                   overrides: Mapping[tuple, Any], wirings: Iterable[str], source: str, sets: Iterable[str],
-                  checkpoint_every: int, keep_checkpoints: int, check_finite: bool) -> dict:
-    """The content of ``config.json`` (keys :data:`CONFIG_KEYS`, overrides encoded)."""
+                  checkpoint_every: int, keep_checkpoints: int, check_finite: bool,
+                  fingerprint: Optional[Mapping[str, str]] = None) -> dict:
+    """The content of ``config.json`` (keys :data:`CONFIG_KEYS`, overrides encoded; ``fingerprint``:
+    ``{what: hash}`` of the scenario source, the wiring files and the package, checked on resume)."""
     return {"scenario": scenario, "seed": seed, "quick": quick, "options": dict(options),
             "overrides": encode_overrides(overrides), "wirings": list(wirings), "source": source,
             "sets": list(sets), "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
-            "check_finite": check_finite}
+            "check_finite": check_finite, "fingerprint": dict(fingerprint or {})}
 
 
 # --------------------------------------------------------------------------- --set and wiring overrides
 
 def parse_sets(sets: Optional[Iterable[str]]) -> dict:
-    """``["a=1", "areas.x.y=2"]`` -> ``{"a": 1, "areas.x.y": 2}`` (values parsed as YAML scalars).
+    """``["a=1", "areas.x.y=2"]`` -> ``{"a": 1, "areas.x.y": 2}``.
+
+    Values are read by the same bounded safe YAML loader as wiring files (no tags, no alias bombs,
+    bounded depth); a value that is not valid YAML is taken as a plain string.
 
     Raises:
-        ScenarioError: an item without ``=``.
+        ScenarioError: an item without ``=``, an empty key, or a value the safe loader refuses.
     """
+    from .errors import WiringError
+    from .wiring import load_yaml
+
     out = {}
     for s in sets or []:
-        if "=" not in s:
-            raise ScenarioError(f"--set expects key=value, found '{s}'", "--set", hint="e.g. --set max_steps=100")
+        if not isinstance(s, str) or "=" not in s:
+            raise ScenarioError(f"--set expects key=value, found {s!r}", "--set", hint="e.g. --set max_steps=100")
         k, v = s.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise ScenarioError(f"--set {s}: the key before '=' is empty", "--set", hint="e.g. --set max_steps=100")
+        if not v.strip():
+            out[k] = ""
+            continue
         try:
-            out[k.strip()] = yaml.safe_load(v) if v.strip() else ""
-        except yaml.YAMLError:
-            out[k.strip()] = v
+            out[k] = load_yaml(v, f"--set {k}")[0]
+        except WiringError as e:
+            if e.message.startswith("invalid YAML"):
+                out[k] = v  # not YAML: a plain string
+                continue
+            raise ScenarioError(f"--set {k}: {e.message}", "--set", hint=e.hint) from None
     return out
 
 
@@ -176,5 +353,14 @@ def overrides_for(overrides: Mapping[tuple, Any], wiring: str) -> dict:
 
 
 def config_overrides(config: Optional[Mapping[str, Any]], wiring: str) -> dict:
-    """The ``{dotted: value}`` overrides a run's ``config.json`` applies to ``wiring``."""
+    """The ``{dotted: value}`` overrides a run's ``config.json`` applies to ``wiring``: the ones the run
+    recorded as applied (``applied_overrides``, which include those the scenario chose itself), else the
+    ``--set`` ones."""
+    applied = (config or {}).get(APPLIED_OVERRIDES) or {}
+    for key in (str(wiring), Path(wiring).stem):
+        if isinstance(applied.get(key), dict):
+            return dict(applied[key])
+    for key, value in applied.items():  # recorded under a path, asked for by name (or the reverse)
+        if Path(key).stem == Path(wiring).stem and isinstance(value, dict):
+            return dict(value)
     return overrides_for(decode_overrides((config or {}).get("overrides")), wiring)

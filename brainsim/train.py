@@ -44,13 +44,15 @@ class MetricsLog:
     """Append-only ``metrics.jsonl``: one complete JSON object per line, flushed per write.
 
     Opening an existing file whose last line is torn (a job killed mid-write) drops that line
-    first, so appended records never merge with it.
+    first, so appended records never merge with it.  Damaged lines in the middle (not JSON) are
+    never dropped: their line numbers are in :attr:`damaged`, and :meth:`rewrite` keeps them as they are.
     """
 
     def __init__(self, path: "str | Path"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dropped_torn = _drop_torn_tail(self.path)
+        self.damaged = damaged_lines(self.path)
         self._f = open(self.path, "a", encoding="utf-8")
 
     def write(self, record: dict) -> None:
@@ -60,11 +62,21 @@ class MetricsLog:
     def rewrite(self, keep: Callable[[dict], bool]) -> int:
         """Keep only the records for which ``keep(record)`` is true (atomically); return how many were dropped."""
         self._f.close()
-        records = read_metrics(self.path)
-        kept = [r for r in records if keep(r)]
-        atomic_write_text(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines() if self.path.exists() else []
+        kept, dropped = [], 0
+        for line in lines:
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                kept.append(line)  # a damaged record: kept for the user to see, never silently lost
+                continue
+            if keep(r):
+                kept.append(line)
+            else:
+                dropped += 1
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
         self._f = open(self.path, "a", encoding="utf-8")
-        return len(records) - len(kept)
+        return dropped
 
     def close(self) -> None:
         self._f.close()
@@ -90,6 +102,24 @@ def _drop_torn_tail(path: Path) -> bool:
     with open(path, "r+b") as f:
         f.truncate(tail_start)
     return True
+
+
+def damaged_lines(path: "str | Path") -> list[int]:
+    """1-based numbers of the lines of ``metrics.jsonl`` that are not JSON objects (blank lines aside)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for i, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except json.JSONDecodeError:
+            ok = False
+        if not ok:
+            out.append(i)
+    return out
 
 
 def read_metrics(path: "str | Path") -> list[dict]:
@@ -279,7 +309,7 @@ def fit(brain, params, opt_state, batch_fn: Callable[[int], dict], steps: int, k
     """
     rngs = dict(rngs or {})
     run = _FitRun(brain, steps, key, rngs, callback_state, checkpointer, label, check_finite_values)
-    if resume and checkpointer is not None and checkpointer.latest_step() is not None:
+    if resume and checkpointer is not None and checkpointer.newest_intact() is not None:
         params, opt_state, start_step, done = run.restore(params, opt_state)
         if done is not None:
             return done

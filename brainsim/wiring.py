@@ -48,8 +48,11 @@ from .errors import Location, WiringError, did_you_mean
 MAX_NODES = 100_000  # bound on composed nodes visited (alias expansion included)
 MAX_DEPTH = 100  # bound on nesting depth (alias expansion included)
 MAX_DELAY = 100_000  # bound on an edge's delay (steps): each delayed edge keeps a ring buffer this long
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_ENDPOINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\s*(?:\[\s*(-?\d+)\s*\])?\s*$")
+# ASCII only, and \Z (not $, which also matches before a trailing newline)
+_NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
+_ENDPOINT = re.compile(r"\A[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?[ \t]*"
+                       r"(?:\[[ \t]*(-?[0-9]+)[ \t]*\])?[ \t]*\Z", re.ASCII)
+_YAML11_WORDS = {True: "yes/on/true/y", False: "no/off/false/n"}
 
 TOP_KEYS = ("name", "description", "imports", "credit", "optimizer", "rule", "inputs", "areas", "connections",
             "probes", "outputs")
@@ -140,6 +143,7 @@ class _Locs:
         self.file = file
         self.values: dict[tuple, Location] = {}
         self.keys: dict[tuple, Location] = {}
+        self.raw_keys: dict[tuple, Any] = {}  # path -> a mapping key YAML read as a non-string (no -> False)
 
     def where(self, path: tuple, key: bool = False) -> Location:
         path = tuple(path)
@@ -296,7 +300,10 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, _Locs]:
                 key = build(k, path + ("<key>",))
                 if isinstance(key, (dict, list)) or key is None:
                     raise WiringError(f"mapping keys must be plain names, found {key!r}", _mark(file, k))
-                key = str(key) if not isinstance(key, str) else key
+                if not isinstance(key, str):
+                    raw = key
+                    key = str(key)
+                    locs.raw_keys[path + (key,)] = raw
                 if key in out:
                     raise WiringError(f"duplicate key '{key}'", _mark(file, k),
                                       hint=f"'{key}' is already defined at line "
@@ -346,9 +353,26 @@ class _Checker:
                          hint="allowed keys: " + ", ".join(allowed), key=True)
 
     def name(self, value, path, what):
-        if not isinstance(value, str) or not _NAME.match(value):
-            self.err(path, f"{what} must be a name (letters, digits, _; not starting with a digit), found {value!r}")
+        raw = self.locs.raw_keys.get(tuple(path), value)
+        if isinstance(raw, bool):
+            self.err(path, f"{what} must be a name, found the boolean {str(raw).lower()} (YAML 1.1 reads an unquoted "
+                           f"{_YAML11_WORDS[raw]} as a boolean)", key=True,
+                     hint=f"quote it to use it as a name, e.g. \"{self._source_text(path) or value}\": ...")
+        if not isinstance(raw, str) or not _NAME.match(value):
+            self.err(path, f"{what} must be a name (ASCII letters, digits and _, not starting with a digit), "
+                           f"found {raw!r}", key=True,
+                     hint="e.g. stimulus, cortex_2; names become keys of the params and of the run directory")
         return value
+
+    def _source_text(self, path) -> Optional[str]:
+        """The key as written in the file (e.g. ``no``), read back from its location."""
+        loc = self.locs.keys.get(tuple(path))
+        try:
+            line = Path(loc.file).read_text(encoding="utf-8").splitlines()[loc.line - 1]
+        except (OSError, AttributeError, IndexError, UnicodeDecodeError):
+            return None
+        m = re.match(r"[A-Za-z0-9_]+", line[loc.col - 1:])
+        return m.group(0) if m else None
 
     def integer(self, value, path, what, minimum=None):
         if isinstance(value, bool) or not isinstance(value, int):
@@ -443,6 +467,15 @@ def _parse_rule(value, c: _Checker, path) -> tuple:
     return name, freeze(opts)
 
 
+def _weight(c: _Checker, v, path, name: str) -> float:
+    """A cost weight: a finite number >= 0 (a negative weight would maximise the cost)."""
+    w = c.number(v, path, f"the weight of cost '{name}'")
+    if w < 0:
+        c.err(path, f"the weight of cost '{name}' must be >= 0, found {w}",
+              hint="a negative weight would make the area maximise this cost; use 0 to switch it off")
+    return w
+
+
 def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
     from .costs import check_schedule
 
@@ -451,11 +484,11 @@ def _parse_costs(value, c: _Checker, path) -> tuple[CostSpec, ...]:
     for name, v in value.items():
         p = tuple(path) + (name,)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append(CostSpec(name, float(v)))
+            out.append(CostSpec(name, _weight(c, v, p, name)))
             continue
         c.mapping(v, p, f"cost term '{name}'")
         opts = dict(v)
-        weight = c.number(opts.pop("weight", 1.0), p + ("weight",), f"the weight of cost '{name}'")
+        weight = _weight(c, opts.pop("weight", 1.0), p + ("weight",), name)
         sched = opts.pop("schedule", None)
         if sched is not None:
             c.mapping(sched, p + ("schedule",), "a schedule")
@@ -696,22 +729,69 @@ def find_wiring(name_or_path: "str | Path") -> Path:
                       hint="canonical wirings: " + (", ".join(names) or "(none)") + "; or give a path to a .yaml file")
 
 
-def load_wiring(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> WiringSpec:
-    """Read and validate a wiring file, given by path or canonical name (``"pbwm"``, see :func:`find_wiring`)."""
-    path = find_wiring(path)
+MAX_WIRING_BYTES = 1 << 20  # 1 MiB; BRAINSIM_MAX_WIRING_BYTES overrides it
+
+
+def max_wiring_bytes() -> int:
+    """The size limit of a wiring file (``BRAINSIM_MAX_WIRING_BYTES``, default 1 MiB)."""
+    import os
+
+    v = os.environ.get("BRAINSIM_MAX_WIRING_BYTES")
+    try:
+        return int(v) if v else MAX_WIRING_BYTES
+    except ValueError:
+        raise WiringError(f"BRAINSIM_MAX_WIRING_BYTES must be an integer number of bytes, found {v!r}",
+                          "BRAINSIM_MAX_WIRING_BYTES", hint="e.g. BRAINSIM_MAX_WIRING_BYTES=4194304") from None
+
+
+def read_wiring_text(path: "str | Path") -> str:
+    """A wiring file's text: a regular file (FIFOs, devices such as ``/dev/zero`` and folders are refused
+    before anything is read), at most :func:`max_wiring_bytes` long, UTF-8.
+
+    Raises:
+        WiringError: missing, not a regular file, too large, unreadable or not UTF-8.
+    """
+    import os
+    import stat
+
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        st = os.stat(p)
     except FileNotFoundError:
         raise WiringError(f"wiring file '{path}' does not exist", str(path),
-                          hint="give a path to a .yaml file, e.g. wiring/pbwm.yaml") from None
+                          hint="give a path to a .yaml file, e.g. wiring/pbwm.yaml, or a canonical name "
+                               "(`brainsim list`)") from None
     except OSError as e:
-        raise WiringError(f"cannot read wiring file '{path}': {e}", str(path)) from None
+        raise WiringError(f"cannot read wiring file '{path}': {e.strerror or e}", str(path),
+                          hint="check the path and its permissions") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) \
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "a socket or special file"
+        raise WiringError(f"wiring file '{path}' is {kind}, not a regular file", str(path),
+                          hint="give the path to a .yaml file")
+    limit = max_wiring_bytes()
+    if st.st_size > limit:
+        raise WiringError(f"wiring file '{path}' is {st.st_size:,} bytes; the limit is {limit:,}", str(path),
+                          hint="wiring files are small; set BRAINSIM_MAX_WIRING_BYTES to raise the limit")
     try:
-        text = raw.decode("utf-8")
+        with open(p, "rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as e:
+        raise WiringError(f"cannot read wiring file '{path}': {e.strerror or e}", str(path),
+                          hint="check the path and its permissions") from None
+    if len(raw) > limit:
+        raise WiringError(f"wiring file '{path}' is larger than the limit of {limit:,} bytes", str(path),
+                          hint="set BRAINSIM_MAX_WIRING_BYTES to raise the limit")
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw.count(b"\n", 0, e.start) + 1
         col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         raise WiringError(f"the wiring file is not UTF-8 text: {e.reason} (byte 0x{raw[e.start]:02x})",
                           Location(str(path), line, col), hint="save the file as UTF-8") from None
-    return parse_wiring(text, str(path), overrides)
+
+
+def load_wiring(path: "str | Path", overrides: Optional[Mapping[str, Any]] = None) -> WiringSpec:
+    """Read and validate a wiring file, given by path or canonical name (``"pbwm"``, see :func:`find_wiring`)."""
+    path = find_wiring(path)
+    return parse_wiring(read_wiring_text(path), str(path), overrides)

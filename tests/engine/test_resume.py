@@ -288,7 +288,7 @@ def test_metrics_log_drops_a_torn_last_line_and_rewrites_atomically(tmp_path):
     assert log.rewrite(lambda r: r["step"] < 1) == 2
     log.write({"step": 1, "loss": 0.5})
     log.close()
-    assert p.read_text() == '{"loss": 1.0, "step": 0}\n{"loss": 0.5, "step": 1}\n'
+    assert p.read_text() == '{"step": 0, "loss": 1.0}\n{"loss": 0.5, "step": 1}\n'  # kept lines stay verbatim
     assert not MetricsLog(p).dropped_torn
 
 
@@ -307,9 +307,13 @@ def test_resume_errors_are_clear(tmp_path, capsys):
     assert main(["run", "--resume", str(run)]) == 2
     err = capsys.readouterr().err
     assert "holds no checkpoint to resume from" in err and "--force" in err and "Traceback" not in err
-    # --resume takes everything from config.json
+    # --resume takes everything from config.json: arguments that differ from it are refused, naming them
     assert main(["run", "twelve_ax", "--resume", str(run), "--seed", "3"]) == 2
-    assert "found also: twelve_ax --seed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "these arguments differ from it: scenario 'twelve_ax' (the run's: 'tiny'); --seed 3 (the run's: 0)" in err
+    # ... and the same arguments as the original run are accepted (then: no checkpoint, as above)
+    assert main(["run", "x.py", "--resume", str(run), "--seed", "0", "--checkpoint-every", "50"]) == 2
+    assert "holds no checkpoint to resume from" in capsys.readouterr().err
     assert main(["run"]) == 2
     assert "needs a scenario name or path, or --resume DIR" in capsys.readouterr().err
     (run / "summary.json").write_text("{}")

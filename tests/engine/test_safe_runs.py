@@ -82,17 +82,24 @@ def _make_runs(d: Path) -> dict:
     sc = str(d / "small.py")
     out = {"scenario": sc, "dir": d}
     out["a"] = run_scenario(sc, seed=0, out=d / "a", progress=False, checkpoint_every=5)
-    b = d / "b"  # a directory that holds someone's files and an old run
+    b = d / "b"  # a directory that holds someone's files, then an old run beside them, then more of theirs
     b.mkdir()
-    (b / "summary.json").write_text('{"mine": true}')
     (b / "notes.txt").write_text("my notes")
     out["refused"] = main(["run", sc, "--out", str(b), "--no-progress"])
     out["b_after_refusal"] = sorted((p.name, p.read_text()) for p in b.iterdir())
-    (b / "checkpoints" / "small" / "999").mkdir(parents=True)  # a stale checkpoint
+    out["old"] = main(["run", sc, "--out", str(b), "--force", "--no-progress", "--set", "steps=7"])
+    for rel, text in USER_FILES.items():  # the user's own files inside the run's folders
+        (b / rel).parent.mkdir(parents=True, exist_ok=True)
+        (b / rel).write_text(text)
+    (b / "checkpoints" / "small" / "999").mkdir(parents=True)  # a stale checkpoint step
     out["forced"] = main(["run", sc, "--out", str(b), "--force", "--no-progress", "--checkpoint-every", "5"])
     out["b"] = json.loads((b / "summary.json").read_text())
     out["c"] = run_scenario(sc, seed=1, out=d / "c", progress=False)
     return out
+
+
+USER_FILES = {"figures/mine.txt": "my figure", "results/mine.json": "{}", "checkpoints/small/readme.txt": "mine",
+              "flow/notes.md": "flow notes"}
 
 
 def comparable(metrics: dict) -> dict:
@@ -112,17 +119,34 @@ def test_same_seed_same_summary_metrics_and_seed_changes_them(runs):
 def test_existing_run_directory_is_never_overwritten_without_force(runs, capsys):
     b = runs["dir"] / "b"
     assert runs["refused"] == 2
-    assert runs["b_after_refusal"] == [("notes.txt", "my notes"), ("summary.json", '{"mine": true}')]  # untouched
-    # --force replaces the run's own outputs (stale checkpoints included) and leaves other files alone
-    assert runs["forced"] == 0 and runs["b"]["scenario"] == "small"
+    assert runs["b_after_refusal"] == [("notes.txt", "my notes")]  # untouched
+    # --force replaces the earlier run's own outputs (its checkpoint steps and stale ones included) and
+    # leaves every file it did not write alone, even inside the run's folders
+    assert runs["old"] == 0 and runs["forced"] == 0 and runs["b"]["scenario"] == "small"
     assert (b / "notes.txt").read_text() == "my notes"
-    assert sorted(p.name for p in (b / "checkpoints" / "small").iterdir()) == ["10", "12", "5"]
-    assert not [p for p in b.iterdir() if p.name.startswith(".")]  # no temporary files left behind
+    for rel, text in USER_FILES.items():
+        assert (b / rel).read_text() == text, rel
+    assert sorted(p.name for p in (b / "checkpoints" / "small").iterdir()) == ["10", "12", "5", "readme.txt"]
+    assert not [p for p in b.iterdir() if p.name.startswith(".") and p.name != ".brainsim"]  # no temporary files
+    assert sorted(p.name for p in (b / ".brainsim").iterdir()) == ["lock", "written"]
     # the refusal message says where, what and how to fix it
     assert main(["run", runs["scenario"], "--out", str(b), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{b}: error: run directory '{b}' already exists and is not empty")
-    assert "pass --force to overwrite it" in err
+    assert err.startswith(f"--out: error: run directory '{b}' already exists and is not empty")
+    assert "pass --force to replace the earlier run's outputs" in err
+
+
+def test_force_never_overwrites_files_no_run_wrote(tmp_path, capsys):
+    """A summary.json / metrics.jsonl that no brainsim run recorded is someone's file: --force refuses."""
+    (tmp_path / "small.yaml").write_text(WIRING)
+    (tmp_path / "small.py").write_text(SCENARIO)
+    out = tmp_path / "x"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text("my own measurements\n")
+    assert main(["run", str(tmp_path / "small.py"), "--out", str(out), "--force", "--no-progress"]) == 2
+    assert "which no brainsim run recorded writing; refusing to overwrite" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl"]
+    assert (out / "metrics.jsonl").read_text() == "my own measurements\n"
 
 
 def test_unfinished_run_suggests_resume(runs, tmp_path):

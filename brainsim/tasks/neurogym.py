@@ -128,11 +128,12 @@ class NeuroGymTask(Task):
         "mask": TaskOption(str, "all", "'all' trial steps, or 'decision' (gt != fixation; others get fixation_weight)"),
         "fixation_weight": TaskOption(float, 1.0, "mask value of fixation steps when mask='decision'"),
         "seed": TaskOption(int, 0, "seed of the envs' generators for the length statistics"),
+        "task_slots": TaskOption((int, type(None)), None, "width of the task-id one-hot (default: the number of envs)"),
     }
 
     def __init__(self, env: Any = "PerceptualDecisionMaking-v0", env_kwargs: Optional[dict] = None,
                  seq_len: Any = "max", task_input: Optional[bool] = None, stats_trials: int = 500,
-                 mask: str = "all", fixation_weight: float = 1.0, seed: int = 0):
+                 mask: str = "all", fixation_weight: float = 1.0, seed: int = 0, task_slots: Optional[int] = None):
         ids = list(env) if isinstance(env, (list, tuple)) else [env]
         if not ids:
             raise ScenarioError("env is an empty list", where="task.env", hint="give at least one NeuroGym env id")
@@ -147,7 +148,10 @@ class NeuroGymTask(Task):
         self.target_dim = max(d[1] for d in dims)
         self.task_input = len(ids) > 1 if task_input is None else bool(task_input)
         self.n_tasks = len(ids)
-        self.input_dim = self.obs_dim + (self.n_tasks if self.task_input else 0)
+        self.task_slots = self.n_tasks if task_slots is None else int(task_slots)
+        if self.task_slots < self.n_tasks:
+            raise ScenarioError(f"task_slots={task_slots} is fewer than the {self.n_tasks} envs", where="task.task_slots")
+        self.input_dim = self.obs_dim + (self.task_slots if self.task_input else 0)
         self.input_names = self._input_names(dims[0][2])
         for i, e in enumerate(self.envs):
             e.unwrapped.seed(int(seed) + i)
@@ -163,7 +167,7 @@ class NeuroGymTask(Task):
         if not out:
             out = {"observation": list(range(self.obs_dim))}
         if self.task_input:
-            out["task"] = list(range(self.obs_dim, self.obs_dim + self.n_tasks))
+            out["task"] = list(range(self.obs_dim, self.obs_dim + self.task_slots))
         return out
 
     @staticmethod
@@ -209,12 +213,13 @@ class NeuroGymTask(Task):
         raise ScenarioError(f"1000 trials in a row were longer than seq_len={T}", where="task.seq_len",
                             hint="use seq_len='max'")
 
-    def sample(self, rng: np.random.Generator, batch: int) -> Batch:
+    def sample(self, rng: np.random.Generator, batch: int, task: Optional[int] = None) -> Batch:
         """``batch`` trials (tasks drawn uniformly when several), padded to :attr:`max_len`.
 
         Args:
             rng: numpy generator: draws the task of each trial and seeds every env once per batch.
             batch: ``B`` >= 1.
+            task: draw every trial from env number ``task`` (e.g. sequential training, per-task tests).
         """
         if not isinstance(rng, np.random.Generator):
             raise ScenarioError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}",
@@ -224,7 +229,9 @@ class NeuroGymTask(Task):
         T, B = self.max_len, int(batch)
         for e in self.envs:
             e.unwrapped.seed(int(rng.integers(0, 2**31 - 1)))
-        task = rng.integers(0, self.n_tasks, size=B)
+        if task is not None and not (isinstance(task, (int, np.integer)) and 0 <= task < self.n_tasks):
+            raise ScenarioError(f"task must be an env index in 0..{self.n_tasks - 1}; got {task!r}", where="task")
+        task = rng.integers(0, self.n_tasks, size=B) if task is None else np.full(B, int(task))
         inputs = np.zeros((T, B, self.input_dim), np.float32)
         gt_all = np.full((T, B), -1, np.int64)
         lengths = np.zeros(B, np.int32)

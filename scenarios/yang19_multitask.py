@@ -23,7 +23,7 @@ Pass criterion (full): after <= 2,000 batches of 64 the modular brain's mean
 performance >= 0.90 and its worst task >= 0.65; and sequential training (the
 modular brain, ``sequential_batches`` per task, no protection) leaves the
 earliest tasks at <= 0.6 mean (forgetting visible).
-Quick: 3 tasks (go, dm1, dlygo), 200 batches of 32, modular brain only: mean
+Quick: 2 tasks (go, dm1), 120 batches of 32, modular brain only: mean
 performance >= 0.6 (chance 0.5 for the two choices; learning is under way).
 Figure: ``figures/per_task.png``, per-task performance of both models.
 """
@@ -54,7 +54,7 @@ class Yang19Multitask(Scenario):
     defaults = {"tasks": ",".join(YANG19), "batches": 2000, "batch": 64, "eval_trials": 64, "log_every": 50,
                 "models": "both", "sequential": True, "sequential_batches": 100, "mean_min": 0.9,
                 "worst_min": 0.65, "forgotten_max": 0.6, "match_params": True}
-    quick = {"tasks": "go,dm1,dlygo", "batches": 200, "batch": 32, "eval_trials": 32, "models": "modular",
+    quick = {"tasks": "go,dm1", "batches": 120, "batch": 32, "eval_trials": 32, "models": "modular",
              "sequential": False, "mean_min": 0.6, "worst_min": 0.0}
 
     def make_task(self, ctx: RunContext) -> NeuroGymTask:

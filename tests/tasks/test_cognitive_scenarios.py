@@ -32,3 +32,20 @@ def test_dopamine_conditioning_quick_reproduces_the_schultz_signature(tmp_path):
     assert m["naive_reward"] > 0.9 and m["naive_cue"] == 0.0  # before learning: the reward is the surprise
     assert m["cue"] > 0.5 and abs(m["predicted_reward"]) < 0.1 and m["omitted_reward"] < -0.5
     assert (tmp_path / "r" / "figures" / "dopamine.png").exists()
+
+
+def test_embedded_reber_quick_learns_the_grammar(tmp_path):
+    s = run_scenario("embedded_reber", quick=True, out=tmp_path / "r", progress=False)
+    final = s["metrics"]["models"]["reber_gated"]["0"]["final"]
+    assert s["passed"], final
+    assert final["legal_accuracy"] >= 0.9
+    assert (tmp_path / "r" / "figures" / "learning.png").exists()
+
+
+def test_yang19_quick_trains_neurogym_tasks_through_the_runner(tmp_path):
+    pytest.importorskip("neurogym")
+    s = run_scenario("yang19_multitask", quick=True, out=tmp_path / "r", progress=False)
+    m = s["metrics"]["models"]["yang19_modular"]
+    assert s["passed"], m
+    assert set(m["per_task"]) == {"go", "dm1"} and m["mean"] >= 0.6
+    assert (tmp_path / "r" / "figures" / "per_task.png").exists()

@@ -229,6 +229,14 @@ class Brain:
         _, (state, metrics, trace, _) = episode_loss(plan, train, fixed, state, batch, key, step, plan.probes)
         return state, metrics, trace
 
+    def pure_train_step(self, plan=None, optimizers: Optional[Mapping] = None, **kw):
+        """The un-jitted pure train step (:func:`brainsim.learn.make_train_step`) of this brain, optionally
+        with another ``plan`` (e.g. ``dataclasses.replace(brain.plan, unroll=4)``: same structure, other
+        scan options) or other ``optimizers``; ``kw``: ``check_finite``, ``return_state``. Used by
+        :mod:`brainsim.population` and :mod:`brainsim.sharding`."""
+        return make_train_step(self.plan if plan is None else plan, self.rules,
+                               self.optimizers if optimizers is None else optimizers, keep=self._rule_keep, **kw)
+
     def _compiled_train_step(self, check_finite: bool, return_state: bool):
         fn = self._train_steps.get((check_finite, return_state))
         if fn is None:

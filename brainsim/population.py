@@ -41,7 +41,6 @@ import numpy as np
 
 from .brain import Brain, load
 from .errors import ScenarioError
-from .learn import make_train_step
 from .optim import make_optimizer
 from .wiring import WiringSpec
 
@@ -297,9 +296,9 @@ class Population:
 
     def member_train_step(self, hyper: Mapping, **kw) -> Callable:
         """The pure train step of one member whose traced values are ``hyper`` (arrays or tracers)."""
-        return make_train_step(self._member_plan(hyper.get("cost", {})), self.brain.rules,
-                               self._member_optimizers(hyper.get("lr", {})), keep=self.brain._rule_keep,
-                               check_finite=kw.get("check_finite", self.check_finite))
+        return self.brain.pure_train_step(self._member_plan(hyper.get("cost", {})),
+                                          self._member_optimizers(hyper.get("lr", {})),
+                                          check_finite=kw.get("check_finite", self.check_finite))
 
     def _compiled(self, shared_batch: bool) -> Callable:
         fn = self._steps.get(shared_batch)

@@ -33,7 +33,6 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .errors import ScenarioError
-from .learn import make_train_step
 
 __all__ = ["AXES", "make_mesh", "initialize", "data_parallel_step", "population_step", "global_batch",
            "replicate", "collective_counts", "check_data_parallel_rules"]
@@ -144,8 +143,7 @@ def data_parallel_step(brain, mesh: Mesh, *, check_finite: bool = True):
         raise ScenarioError(f"data_parallel_step runs one brain; the mesh has population axis "
                             f"{mesh.shape[POPULATION]}", "mesh", hint="use population_step for a population")
     flat = Mesh(mesh.devices.reshape(-1), (BATCH,))
-    pure = make_train_step(_sharded_plan(brain), brain.rules, brain.optimizers, keep=brain._rule_keep,
-                           check_finite=check_finite)
+    pure = brain.pure_train_step(_sharded_plan(brain), check_finite=check_finite)
 
     def local(params, opt_state, state, batch, key, step):
         p, o, _, m = pure(params, opt_state, state, batch, key, step)

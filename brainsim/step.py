@@ -79,7 +79,7 @@ def write_delays(plan: StepPlan, delays: Mapping, t: jax.Array, sig: Mapping) ->
     """The delay lines after every delayed edge wrote its source's value ``[B, src_dim]`` at clock ``t``."""
     out = {}
     for e in plan.delayed:
-        v = signal(sig, e.src)[:, None]
+        v = signal(sig, e.src)[:, None].astype(delays[e.name].dtype)  # (a no-op unless bf16 matmuls mix dtypes)
         out[e.name] = v if e.delay == 1 else jax.lax.dynamic_update_index_in_dim(delays[e.name], v, t % e.delay, 1)
     return out
 

@@ -63,6 +63,8 @@ class TwelveAXScenario(Scenario):
         "log_every": "write a metrics.jsonl record every this many updates",
         "outer_loops": "outer loops (1/2 + inner pairs) per epoch (the paper: 25)",
         "match_params": "size the LSTM baseline to the modular brain's parameter count",
+        "seeds": "run these seeds one after another and tabulate them (e.g. 0-4 or 0,2,5; empty: --seed only)",
+        "smoke_stop": "stop once check errors <= this times always-L's, twice in a row (0: train to criterion)",
     }
 
     def train_one(self, ctx: RunContext, wiring: str, label: "str | None" = None, flow: bool = True) -> dict:

@@ -180,7 +180,7 @@ def output_flags(sig) -> dict:
 
 
 def scan(plan: StepPlan, params, state, inputs, key, keep: tuple = None, *, with_costs: bool = False,
-         edges: bool = False, flags: bool = False):
+         edges: bool = False, flags: bool = False, delayed_keep: tuple = ()):
     """Run an episode as one ``lax.scan``.
 
     Args:
@@ -190,6 +190,7 @@ def scan(plan: StepPlan, params, state, inputs, key, keep: tuple = None, *, with
         with_costs: also compute every area's cost terms.
         edges: also record :func:`edge_activity` (for flow pictures).
         flags: also record :func:`output_flags` (the NaN/Inf diagnostic mode).
+        delayed_keep: edge names whose delivered values to record as ``"delayed:e<i>"`` (the rules' replay).
 
     Returns:
         ``(state, trace {name: [T, B, dim]}, costs {(area, term): ([T, B], [T, B])}, flags {"area.port": [T]})``.
@@ -211,6 +212,7 @@ def scan(plan: StepPlan, params, state, inputs, key, keep: tuple = None, *, with
         else:
             st, sig, costs, delayed = batched_step(plan, params, st, x, jax.random.fold_in(steps, i), with_costs)
         trace = {k: signal(sig, r) for k, r in keep}
+        trace.update({f"delayed:{n}": delayed[n] for n in delayed_keep})
         if edges:
             trace.update(edge_activity(plan, sig, delayed))
         return (st, i + 1), (trace, costs, output_flags(sig) if flags else {})

@@ -88,8 +88,29 @@ def make_mesh(population: int = 1, batch: Optional[int] = None, devices: Optiona
 
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
-    """Put ``tree`` on every device of ``mesh`` (params, optimiser states, keys)."""
-    return jax.device_put(tree, NamedSharding(mesh, P()))
+    """Put ``tree`` on every device of ``mesh`` (params, optimiser states, keys).
+
+    Across processes (every process passes the same values) each leaf becomes a global array; a
+    typed PRNG key travels as its ``uint32`` key data (the sharded steps wrap it back)."""
+    sharding = NamedSharding(mesh, P())
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def one(x):
+        if _is_key(x):
+            x = jax.random.key_data(x)
+        return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+    return jax.tree.map(one, tree)
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _as_key(k: Any) -> Any:
+    """A typed key from a typed key or its ``uint32`` key data (inside the compiled step)."""
+    return k if _is_key(k) else jax.random.wrap_key_data(k)
 
 
 def global_batch(mesh: Mesh, local: dict, *, population: bool = False) -> dict:
@@ -146,7 +167,7 @@ def data_parallel_step(brain, mesh: Mesh, *, check_finite: bool = True):
     pure = brain.pure_train_step(_sharded_plan(brain), check_finite=check_finite)
 
     def local(params, opt_state, state, batch, key, step):
-        p, o, _, m = pure(params, opt_state, state, batch, key, step)
+        p, o, _, m = pure(params, opt_state, state, batch, _as_key(key), step)
         return p, o, m
 
     compiled: dict = {}

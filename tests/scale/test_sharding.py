@@ -41,3 +41,32 @@ def test_population_over_a_two_by_two_mesh_equals_the_unsharded_population(shard
     assert sharded["pop_param_diff"] < 1e-6 and sharded["pop_opt_diff"] < 1e-6
     a, b = sharded["pop_losses"]
     assert all(abs(x - y) < 1e-6 for x, y in zip(a, b))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_on_localhost_give_the_result_of_one(tmp_path):
+    port, out = _free_port(), tmp_path / "two.json"
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env["JAX_PLATFORMS"] = "cpu"
+    procs = [subprocess.Popen([sys.executable, str(HERE / "_two_process_run.py"), str(i), str(port), str(out)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in (0, 1)]
+    errs = []
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        errs.append((p.returncode, err[-2000:]))
+    assert all(rc == 0 for rc, _ in errs), errs
+    r = json.loads(out.read_text())
+    assert r["processes"] == 2 and r["devices"] == 2
+    assert r["param_diff"] < 1e-6
+    assert all(abs(a - b) < 1e-6 for a, b in zip(r["losses_two_processes"], r["losses_one"]))

@@ -8,7 +8,16 @@ area must keep:
 * no retrace on the second call of a jitted step,
 * ``init`` and ``step`` return the same state structure, shapes and dtypes,
 * every cost term the area offers has a finite gradient w.r.t. the params,
-* the same key gives the same result.
+* the same key gives the same result,
+* several steps (not only one from the initial state): outputs and state stay finite after every
+  step (a NaN/Inf at step k is reported with k and the port),
+* every optional input both connected (random values) and not (its ``Port.default``),
+* a cost term whose gradient w.r.t. the params is identically zero over the rollout is flagged
+  (unless the area lists it in ``param_free_costs``),
+* a state key that is never used (it never changes and changing it changes nothing) is flagged with an
+  :class:`UnusedStateWarning` (state kept for another mode of the area is legitimate),
+* ``examples``: an area's documented example configs (``examples = ({}, {"k": 4})``, optionally with
+  ``"dims"``); :func:`example_configs` lists them and the contract suite runs every (area, example) pair.
 
 ``run_area`` and ``fit_area`` drive one area over ``[T, B, dim]`` inputs with
 one ``lax.scan`` (vmapped over the batch), for behavioural tests.
@@ -22,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable, Mapping, Optional
 
 import jax
@@ -33,6 +43,7 @@ from .area import Area, get_area_type, merge_learned, split_learned
 from .costs import CostSpec, reduce_cost, resolve_term
 
 DEFAULT_DIM = 6
+CONTRACT_STEPS = 4  # steps of the multi-step checks
 
 
 def make_area(area_type: "str | type[Area]", dims: Optional[Mapping[str, int]] = None, **config) -> Area:
@@ -244,4 +255,103 @@ def check_area(area_type: "str | type[Area]", dims: Optional[Mapping[str, int]] 
         assert bool(jnp.isfinite(val)), f"{area.type_name}: cost '{term}' is not finite ({val})"
         for leaf in jax.tree.leaves(g):
             assert bool(jnp.all(jnp.isfinite(leaf))), f"{area.type_name}: cost '{term}' has a non-finite gradient"
+
+    _check_rollout(area, params, state, tdims)
     return area
+
+
+def example_configs(area_type: "str | type[Area]") -> list[dict]:
+    """The area's documented example configs (its ``examples`` attribute; ``[{}]``: the defaults)."""
+    cls = get_area_type(area_type) if isinstance(area_type, str) else area_type
+    return [dict(c) for c in (getattr(cls, "examples", None) or ({},))]
+
+
+def _rollout_inputs(area: Area, key, steps: int, ports) -> dict:
+    return {p: jax.random.normal(jax.random.fold_in(key, i), (steps, area.in_dims[p]))
+            for i, p in enumerate(sorted(ports))}
+
+
+def _check_rollout(area: Area, params, state, tdims: Mapping[str, int], steps: int = CONTRACT_STEPS) -> None:
+    """The multi-step checks: finite after every step, optional inputs on and off, zero-gradient costs,
+    unused state keys (one compiled rollout, reused)."""
+    name = area.type_name
+    optional = [p for p, spec in area.inputs.items() if not spec.required]
+    required = [p for p in area.inputs if p not in optional]
+    targets = {n: jnp.ones((steps, d)) for n, d in tdims.items()}
+    terms = {t: resolve_term(type(area), CostSpec(t)) for t in area.cost_terms}
+
+    def rollout(p, s0, xs, key):
+        def body(s, xk):
+            x, tg, t = xk
+            s2, out, c = area.step_costs(p, s, x, jax.random.fold_in(key, t), terms, tg)
+            cost = {n: reduce_cost(v) for n, v in c.items()}
+            return s2, (out, s2, cost)
+
+        ts = jnp.arange(steps)
+        return jax.lax.scan(body, s0, (xs, targets, ts))
+
+    run = jax.jit(rollout)
+    key = jax.random.key(11)
+    for connected in ([], optional) if optional else ([],):
+        xs = _rollout_inputs(area, jax.random.key(5), steps, required + list(connected))
+        _, (outs, states, _) = run(params, state, xs, key)
+        what = "with every optional input connected" if connected else "with the optional inputs unconnected"
+        for t in range(steps):
+            for port, v in outs.items():
+                assert bool(jnp.all(jnp.isfinite(v[t]))), \
+                    f"{name}.{port}: non-finite output at step {t} {what if optional else ''}".rstrip()
+            for leaf in jax.tree.leaves(states):
+                if jnp.issubdtype(leaf.dtype, jnp.floating):
+                    assert bool(jnp.all(jnp.isfinite(leaf[t]))), f"{name}: non-finite state after step {t} {what}"
+
+    xs = _rollout_inputs(area, jax.random.key(5), steps, list(area.inputs))
+    learned, fixed = split_learned(params)
+    has_params = any(np.size(x) for x in jax.tree.leaves(learned))
+    exempt = set(getattr(area, "param_free_costs", ()))
+    checked = [t for t in terms if t not in exempt] if has_params else []
+    if checked:
+        def all_grads(lp):  # every term's gradient in one compiled function
+            def loss(p, term):
+                _, (_, _, cost) = rollout(merge_learned(p, fixed), state, xs, key)
+                num, den = cost[term]
+                return jnp.sum(num) / jnp.maximum(jnp.sum(den), 1e-8)
+            return {t: jax.grad(loss)(lp, t) for t in checked}
+
+        for term, g in jax.jit(all_grads)(learned).items():
+            assert any(bool(jnp.any(leaf != 0)) for leaf in jax.tree.leaves(g)), \
+                (f"{name}: cost '{term}' has an identically zero gradient w.r.t. the area's params over {steps} "
+                 "steps (it cannot train anything; list it in `param_free_costs` if that is intended)")
+
+    _check_state_used(area, params, state, xs, run, key)
+
+
+class UnusedStateWarning(UserWarning):
+    """A state key the area carries but never uses in this config (e.g. state of another mode)."""
+
+
+def _check_state_used(area: Area, params, state, xs, run, key, strict_state: bool = False) -> None:
+    """Flag a state key that never changes over the rollout and whose value changes nothing: a warning
+    (a key kept for another mode of the area is legitimate), an error with ``strict_state``."""
+    if not isinstance(state, Mapping):
+        return
+    _, (outs, states, _) = run(params, state, xs, key)
+    for k, v0 in state.items():
+        leaves = jax.tree.leaves(v0)
+        if not leaves or not all(jnp.issubdtype(x.dtype, jnp.floating) for x in leaves):
+            continue
+        changes = any(bool(jnp.any(st != x[None])) for st, x in zip(jax.tree.leaves(states[k]), leaves))
+        if changes:
+            continue
+        bumped = dict(state)
+        bumped[k] = jax.tree.map(lambda x: x + 0.5 + 0.25 * jnp.arange(x.size, dtype=x.dtype).reshape(x.shape), v0)
+        _, (outs2, states2, _) = run(params, bumped, xs, key)
+        others = {j: s for j, s in states.items() if j != k}
+        others2 = {j: s for j, s in states2.items() if j != k}
+        read = any(bool(jnp.any(a != b)) for a, b in zip(jax.tree.leaves((outs, others)), jax.tree.leaves((outs2, others2))))
+        if not read:
+            msg = (f"{area.type_name}: state key '{k}' is never used with this config (it never changes over "
+                   f"{CONTRACT_STEPS} steps and changing it changes no output or "
+                   "other state)")
+            if strict_state:
+                raise AssertionError(msg + "; remove it")
+            warnings.warn(msg, UnusedStateWarning, stacklevel=3)

@@ -24,10 +24,11 @@ import importlib
 
 _HOME = {
     "_common": ("VizError", "save_figure", "type_color"),
-    "costs": ("cost_series", "plot_cost_curves", "read_metrics"),
+    "costs": ("cost_panels", "cost_series", "plot_cost_curves", "read_metrics"),
     "drawing": ("compute_layout", "draw_wiring", "edge_widths"),
     "flow": ("FlowData", "animate_flow", "edge_information", "edge_magnitudes", "edge_table", "flow_files",
-             "gate_openness", "gaussian_mi", "load_flow", "plot_activity", "plot_flow", "plot_gate_raster"),
+             "gate_openness", "gaussian_mi", "load_flow", "plot_activity", "plot_flow", "plot_gate_raster",
+             "plugin_entropy"),
     "report": ("cost_figure", "finalize_run", "find_runs", "flow_figures", "wiring_figure", "write_index",
                "write_report"),
 }

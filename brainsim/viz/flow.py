@@ -11,7 +11,8 @@ Shapes (``T`` time steps of the trial):
 
 Figures: :func:`plot_flow` (the wiring with edge widths from the recording), :func:`animate_flow` (a GIF,
 one frame per step), :func:`plot_gate_raster`, :func:`plot_activity`; numbers: :func:`edge_magnitudes`,
-:func:`gate_openness`, :func:`edge_information` (a linear-Gaussian mutual-information estimate).
+:func:`gate_openness`, :func:`edge_information` (a linear-Gaussian mutual-information estimate, capped
+by the entropy of what the edge carries).
 """
 
 from __future__ import annotations
@@ -172,7 +173,9 @@ def gaussian_mi(x: np.ndarray, y: np.ndarray, eps: float = 1e-2, max_dim: int = 
     components of each side, each whitened, with ``eps`` added to the diagonal: a noise floor of
     ``eps`` times each component's variance on both sides, so a noiseless copy is finite
     (``½ log2((1 + eps)² / (2 eps + eps²))`` ≈ 2.8 bits per component for the default). A constant side
-    carries no information: 0.
+    carries no information: 0.  The estimate is capped by the plug-in entropy of either side
+    (:func:`plugin_entropy`), since ``I(X; Y) <= min(H(X), H(Y))``: a one-hot edge over 8 symbols never
+    scores more than 3 bits, however many components the Gaussian model sees.
     """
     def prep(a):
         a = np.asarray(a, np.float64).reshape(a.shape[0], -1)
@@ -195,7 +198,22 @@ def gaussian_mi(x: np.ndarray, y: np.ndarray, eps: float = 1e-2, max_dim: int = 
     dx = px.shape[1]
     ld = lambda m: np.linalg.slogdet(m)[1]  # noqa: E731
     mi = 0.5 * (ld(cov[:dx, :dx]) + ld(cov[dx:, dx:]) - ld(cov)) / np.log(2)
-    return float(max(mi, 0.0))
+    # I(X; Y) <= min(H(X), H(Y)): never report more bits than the recorded values can hold
+    return float(min(max(mi, 0.0), plugin_entropy(x), plugin_entropy(y)))
+
+
+def plugin_entropy(a: np.ndarray, decimals: int = 6) -> float:
+    """Plug-in (empirical) entropy in bits of the rows of ``a`` ``[T, d]``, values rounded to ``decimals``.
+
+    A one-hot signal over k symbols gives at most ``log2(k)`` bits; a continuous one at most
+    ``log2(T)`` (every row distinct): the most a recording of T steps can say about anything.
+    """
+    a = np.round(np.asarray(a, np.float64).reshape(np.shape(a)[0], -1), decimals)
+    if a.shape[0] == 0:
+        return 0.0
+    _, counts = np.unique(a, axis=0, return_counts=True)
+    p = counts / counts.sum()
+    return float(max(-(p * np.log2(p)).sum(), 0.0))
 
 
 def edge_information(flow: FlowData, eps: float = 1e-2, max_dim: int = 8) -> dict:
@@ -369,8 +387,8 @@ def plot_activity(flow: FlowData, max_rows: int = 64):
         y -= gap
         axes.append(ax)
         im = ax.imshow(img, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=-1, vmax=1)
-        for y in np.cumsum(sizes)[:-1]:  # separate the ports
-            ax.axhline(y - 0.5, color="black", lw=0.6)
+        for boundary in np.cumsum(sizes)[:-1]:  # separate the ports (never reuse `y`: the panel position)
+            ax.axhline(boundary - 0.5, color="black", lw=0.6)
         pitch = h * 72 / max(img.shape[0], 1)  # points per unit row
         kept, last = [], -1e9
         for t, port in ticks:  # drop tick labels that would collide (the title lists every port)

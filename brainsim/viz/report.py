@@ -24,6 +24,7 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -167,10 +168,19 @@ def cost_figure(run_dir: "str | Path") -> Path:
     from .costs import plot_cost_curves
 
     d = _require_run_dir(run_dir)
-    fig = plot_cost_curves(d)
+    fig = plot_cost_curves(d, x_note=update_note(rundir.read_config(d)))
     p = save_figure(fig, RunDir(d).cost_figure, dpi=110)
     _close(fig)
     return p
+
+
+def update_note(config: Optional[dict]) -> Optional[str]:
+    """What one update of a run is, from its options (``batch``: episodes per update), or None."""
+    opts = (config or {}).get("options") or {}
+    scen = (config or {}).get("scenario")
+    per = {"twelve_ax": "epochs"}.get(scen, "episodes")  # a 12-AX episode is one epoch of outer loops
+    b = opts.get("batch")
+    return f"{b} {per} per update" if isinstance(b, int) and not isinstance(b, bool) else None
 
 
 def finalize_run(run_dir: "str | Path") -> Path:
@@ -206,11 +216,22 @@ figure img{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555;marg
 pre{background:#fff;border:1px solid #e3e3e3;padding:8px;overflow-x:auto;font-size:.85em}
 nav a{margin-right:14px}.warn{background:#fff3e0;border:1px solid #ffb74d;padding:6px 10px}
 .muted{color:#666}
+table.index{table-layout:fixed;width:100%}table.index th,table.index td{overflow-wrap:anywhere}
 """
 
 
+# an absolute path (two components or more; not a URL's //host/...): reports show only its last
+# component, never where a machine keeps its files
+_ABS_PATH = re.compile(r"(?<![\w.~:/-])/(?:[^\s/<>\"'|:;,()\[\]{}]+/)+([^\s/<>\"'|:;,()\[\]{}]+)")
+
+
+def scrub(text: str) -> str:
+    """``text`` with every absolute path replaced by its file name (``/home/x/runs/a.yaml`` -> ``a.yaml``)."""
+    return _ABS_PATH.sub(lambda m: m.group(1), str(text))
+
+
 def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
+    return html.escape(scrub(str(x)), quote=True)
 
 
 def _img(path: Path, alt: str, caption: str = "") -> str:
@@ -223,11 +244,15 @@ def _img(path: Path, alt: str, caption: str = "") -> str:
             f'data-file="{_e(path.name)}">{cap}</figure>')
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v)
+def _fmt(v: Any, digits: int = 6) -> str:
+    """A value as a reader wants it: yes/no, "—" for none, numbers to ``digits`` significant digits, JSON for
+    containers (never a Python repr such as ``None`` or ``True``)."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if v is None:
+        return "—"
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return f"{v:.{digits}g}"
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return str(v)
@@ -242,9 +267,9 @@ def _flatten(d: Any, prefix: str = "") -> list:
     return [(prefix, d)]
 
 
-def _num_cell(v: Any) -> str:
+def _num_cell(v: Any, digits: int = 6) -> str:
     cls = ' class="num"' if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
-    return f"<td{cls}>{_e(_fmt(v))}</td>"
+    return f"<td{cls}>{_e(_fmt(v, digits))}</td>"
 
 
 def _metrics_html(metrics: Any) -> str:
@@ -280,7 +305,8 @@ def _edges_html(path: Path) -> str:
     return (f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             '<p class="muted">mean |signal|: mean absolute value delivered on the edge per step (after weight and '
             "gate); MI: linear-Gaussian mutual information between what the source sent and what the destination "
-            "port received.</p>")
+            "port received, capped by the plug-in entropy of either side (never more bits than the recorded values "
+            "hold: at most log2(8) = 3 for a one-hot edge over 8 symbols).</p>")
 
 
 def _safe(text: str) -> str:
@@ -312,6 +338,13 @@ def _config_html(d: Path, config: Optional[dict]) -> str:
     if over:
         rows = "".join(f"<tr><th>{_e(k)}</th>{_num_cell(v)}</tr>" for k, v in over.items())
         parts.append(f"<h3>wiring overrides (--set)</h3><table><tbody>{rows}</tbody></table>")
+    applied = {w: a for w, a in (config.get(rundir.APPLIED_OVERRIDES) or {}).items() if a}
+    if applied:
+        rows = "".join(f"<tr><th>{_e(Path(w).stem)}</th><td>{_e(k)}</td>{_num_cell(v)}</tr>"
+                       for w, a in applied.items() for k, v in a.items())
+        parts.append("<h3>overrides applied (--set and the scenario's own, e.g. a matched size)</h3>"
+                     f"<table><thead><tr><th>wiring</th><th>path</th><th>value</th></tr></thead><tbody>{rows}"
+                     "</tbody></table>")
     for w in config.get("wirings") or []:
         from ..graph import summary_lines
         from ..wiring import find_wiring
@@ -329,7 +362,7 @@ def _config_html(d: Path, config: Optional[dict]) -> str:
             summary = "\n".join(summary_lines(graph))
         except Exception as e:  # noqa: BLE001 — the report shows the problem instead of failing
             summary = f"(cannot build wiring '{w}': {e})"
-        parts.append(f"<h3>wiring '{_e(w)}' (resolved)</h3><pre>{_e(summary)}</pre>")
+        parts.append(f"<h3>wiring '{_e(Path(w).stem)}' (resolved)</h3><pre>{_e(summary)}</pre>")
         try:
             text = path.read_text(encoding="utf-8")
             parts.append(f"<details><summary>{_e(path.name)} (source)</summary><pre>{_e(text)}</pre></details>")
@@ -383,7 +416,7 @@ def write_report(run_dir: "str | Path", problems: Optional[list] = None, make_fi
              ("criterion", summary.get("criterion", "")), ("published anchor", summary.get("anchor", "")),
              ("seed", summary.get("seed", "")), ("quick mode", summary.get("quick", "")),
              ("wall seconds", summary.get("wall_seconds", "")), ("compile seconds", summary.get("compile_seconds", "")),
-             ("run directory", str(d.resolve()))]
+             ("run directory", d.resolve().name)]
     body = [f"<header><h1>{_e(name)} {badge}</h1>",
             f"<p><b>criterion:</b> {_e(summary.get('criterion', ''))}</p>",
             "<table><tbody>" + "".join(f"<tr><th>{_e(k)}</th>{_num_cell(v)}</tr>" for k, v in facts) +
@@ -442,17 +475,35 @@ def write_report(run_dir: "str | Path", problems: Optional[list] = None, make_fi
 
 # --------------------------------------------------------------------------- index of runs
 
-def _headline(metrics: Any, n: int = 6) -> dict:
-    flat = [(k, v) for k, v in _flatten(metrics if isinstance(metrics, dict) else {})
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)]
+HEADLINE_COLUMNS = 5  # headline metrics per scenario in runs/index.html (the page must fit 1280 px)
+
+
+def _headline(metrics: Any, n: int = HEADLINE_COLUMNS) -> dict:
+    """The ``n`` most telling scalar metrics (errors, accuracies, epochs, ... first); nested tables left out."""
+    words = ("criterion",) + _HEADLINE_WORDS
+    flat = [(k, v) for k, v in (metrics.items() if isinstance(metrics, dict) else [])
+            if not k.endswith(("seconds", "params")) and (
+                (isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v))
+                or (v is None and any(w in k.lower() for w in words)))]  # e.g. epochs to criterion: not reached
 
     def rank(kv):
         k = kv[0].lower()
-        leaf = k.rsplit(".", 1)[-1]
-        hit = next((i for i, w in enumerate(_HEADLINE_WORDS) if w in leaf), len(_HEADLINE_WORDS))
-        return (hit, k.count("."), k)
+        hit = next((i for i, w in enumerate(words) if w in k), len(words))
+        return (hit, k)
 
     return dict(sorted(flat, key=rank)[:n])
+
+
+def _model_rows(metrics: Any) -> list:
+    """``[(model or "", {metric: value})]``: one row per model of a multi-model scenario, else one row."""
+    models = metrics.get("models") if isinstance(metrics, dict) else None
+    if isinstance(models, dict) and models and all(isinstance(v, dict) for v in models.values()):
+        return [(m, v) for m, v in models.items()]
+    return [("", metrics if isinstance(metrics, dict) else {})]
+
+
+def _short(name: str) -> str:
+    return name.replace("_", " ")
 
 
 def find_runs(runs_dir: "str | Path") -> list:
@@ -485,26 +536,33 @@ def write_index(runs_dir: "str | Path") -> Path:
     for r, s in runs:
         groups.setdefault(str(s.get("scenario", "?")), []).append((r, s))
     n_pass = sum(bool(s.get("passed")) for _, s in runs)
-    body = [f"<h1>brainsim runs in {_e(d.resolve())}</h1>",
+    body = [f"<h1>brainsim runs in {_e(d.resolve().name)}/</h1>",
             f"<p>{len(runs)} run(s), {n_pass} met their criterion, {len(runs) - n_pass} did not.</p>"]
     for scen, items in sorted(groups.items()):
-        heads = [_headline(s.get("metrics")) for _, s in items]
-        cols = list(dict.fromkeys(k for h in heads for k in h))[:8]
-        th = "".join(f"<th>{_e(c)}</th>" for c in cols)
+        rows_of = [(r, s, _model_rows(s.get("metrics"))) for r, s in items]
+        cols = list(dict.fromkeys(k for _, _, mr in rows_of for _, m in mr for k in _headline(m)))[:HEADLINE_COLUMNS]
+        with_models = any(m for _, _, mr in rows_of for m, _ in mr)
+        th = "".join(f"<th>{_e(_short(c))}</th>" for c in cols)
         rows = []
-        for (r, s), h in zip(items, heads):
+        for r, s, mr in rows_of:
             rel = RunDir(r).report.relative_to(d).as_posix()
-            link = f'<a href="{_e(rel)}">{_e(r.relative_to(d).as_posix())}</a>' if RunDir(r).report.exists() \
-                else _e(r.relative_to(d).as_posix())
+            name = r.relative_to(d).as_posix()
+            link = f'<a href="{_e(rel)}">{_e(name)}</a>' if RunDir(r).report.exists() else _e(name)
             verdict = '<span class="badge pass">met</span>' if s.get("passed") else \
                 '<span class="badge fail">not met</span>'
-            rows.append(f"<tr><td>{link}</td>{_num_cell(s.get('seed', ''))}{_num_cell(s.get('quick', ''))}"
-                        f"<td>{verdict}</td>{_num_cell(s.get('wall_seconds', ''))}" +
-                        "".join(_num_cell(h.get(c, "")) for c in cols) + "</tr>")
+            span = f' rowspan="{len(mr)}"' if len(mr) > 1 else ""
+            head = (f"<td{span}>{link}</td><td{span} class=\"num\">{_e(_fmt(s.get('seed', '')))}</td>"
+                    f"<td{span}>{_e(_fmt(s.get('quick', '')))}</td><td{span}>{verdict}</td>"
+                    f"<td{span} class=\"num\">{_e(_fmt(s.get('wall_seconds', ''), 3))}</td>")
+            for i, (model, m) in enumerate(mr):
+                cells = (f"<td>{_e(model)}</td>" if with_models else "") + \
+                    "".join(_num_cell(m.get(c, ""), 4) for c in cols)
+                rows.append(f"<tr>{head if i == 0 else ''}{cells}</tr>")
         crit = sorted({str(s.get("criterion", "")) for _, s in items})
+        model_th = "<th>model</th>" if with_models else ""
         body.append(f"<h2>{_e(scen)}</h2><p class=\"muted\">criterion: {_e(' | '.join(crit))}</p>"
-                    f"<table><thead><tr><th>run</th><th>seed</th><th>quick</th><th>verdict</th><th>wall s</th>{th}"
-                    f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+                    f"<table class=\"index\"><thead><tr><th>run</th><th>seed</th><th>quick</th><th>verdict</th>"
+                    f"<th>wall s</th>{model_th}{th}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     out = d / "index.html"
     out.write_text(_page("brainsim runs", "\n".join(body)), encoding="utf-8")
     return out

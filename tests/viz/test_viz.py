@@ -261,6 +261,53 @@ def test_activity_heatmaps_one_panel_per_area(gated_flow):
     _not_blank(_png(viz._common.figure_png_bytes(fig)))
 
 
+def test_every_activity_panel_lies_inside_the_figure_and_every_area_is_titled(gated_flow):
+    fig = viz.plot_activity(gated_flow)  # bg has four output ports: the port separators once moved the panels
+    fig.canvas.draw()
+    W, H = fig.get_size_inches() * fig.dpi
+    panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    assert len(panels) == len(gated_flow.graph.areas)
+    for ax in panels:
+        bb = ax.get_window_extent()
+        assert 0 <= bb.x0 < bb.x1 <= W and 0 <= bb.y0 < bb.y1 <= H, (ax.get_title(loc="left"), bb)
+    tops = sorted((ax.get_window_extent().y0 for ax in panels), reverse=True)
+    assert all(a > b for a, b in zip(tops, tops[1:]))  # stacked, none on top of another
+    titled = {ax.get_title(loc="left").split(" ")[0] for ax in panels}
+    assert titled == set(gated_flow.graph.areas)
+
+
+def test_mutual_information_never_exceeds_the_entropy_of_a_one_hot_edge():
+    brain = from_yaml(textwrap.dedent("""\
+        name: onehot
+        inputs: {stimulus: 8}
+        areas:
+          cx: {type: rnn, hidden: 16}
+        connections:
+          - stimulus -> cx.input
+        outputs: {h: cx.h}
+        """))
+    params, state = brain.init(jax.random.key(0), batch=1)
+    T = 200
+    x = np.eye(8, dtype=np.float32)[np.random.default_rng(0).integers(0, 8, T)][:, None]
+    flow = viz.FlowData.from_trace(brain, brain.flow(params, state, {"stimulus": x}, jax.random.key(1)))
+    bits = viz.edge_information(flow)["e0"]
+    assert 2.0 < bits <= np.log2(8) + 1e-9  # a one-hot over 8 symbols carries at most 3 bits
+    onehot = x[:, 0]
+    assert viz.gaussian_mi(onehot, onehot) <= viz.plugin_entropy(onehot) <= 3.0
+    assert viz.plugin_entropy(onehot) == pytest.approx(3.0, abs=0.05)  # 8 symbols, close to uniform
+
+
+def test_cost_curves_put_different_scales_on_separate_axes_with_one_named_x_unit():
+    recs = [{"step": s, "model": "m", "loss": 1.0 / (s + 1), "a/recon": 1.0 / (s + 1), "a/energy": 1e-4,
+             "eval_errors": 20 - s, "criterion_epochs": 1000 + s} for s in range(10)]
+    fig = viz.plot_cost_curves(recs, x_note="8 epochs per update")
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert {"m: area 'a': energy", "m: area 'a': recon", "m: eval_errors", "m: criterion_epochs",
+            "m: total loss"} == set(panels)
+    assert {ax.get_xlabel() for ax in panels.values()} == {"update"}
+    assert "8 epochs per update" in fig._suptitle.get_text()
+
+
 def test_cost_curves_one_line_per_term_log_scale_when_suitable():
     recs = [{"step": s, "model": m, "loss": 10.0 / (s + 1), "cx/recon": 10.0 / (s + 1), "cx/sparsity": 0.5,
              "bg/td": 0.1 * s - 0.5} for m in ("pbwm", "lstm") for s in range(20)]
@@ -337,7 +384,62 @@ def test_cli_flow_mi_report_and_index(quick_run, capsys):
     index = (quick_run.parent / "index.html").read_text()
     p = _check_html(index)
     assert "twelve_ax" in index and 'href="twelve/report.html"' in index
-    assert "test_error_rate" in " ".join(p.text)
+    assert "test error rate" in " ".join(p.text)
+
+
+def _visible_text(html_text: str) -> str:
+    """The page without its embedded images (base64 holds '/' and letters that look like anything)."""
+    import re
+
+    return re.sub(r'src="data:[^"]*"', 'src=""', html_text)
+
+
+def test_reports_show_no_absolute_paths_and_no_python_reprs(quick_run):
+    assert main(["report", "--index", str(quick_run.parent)]) == 0
+    for page in (quick_run / "report.html", quick_run.parent / "index.html"):
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        for where in (str(quick_run.resolve()), str(quick_run.parent.resolve()), str(ROOT), str(Path.home())):
+            assert where not in text, (page.name, where)
+        for py in (">None<", ">True<", ">False<", "'None'", "PosixPath("):
+            assert py not in text, (page.name, py)
+
+
+def test_index_shows_each_scenarios_headline_metrics_compactly(quick_run):
+    assert main(["report", "--index", str(quick_run.parent)]) == 0
+    p = _check_html((quick_run.parent / "index.html").read_text(encoding="utf-8"))
+    text = " ".join(p.text)
+    for word in ("pbwm", "lstm_baseline", "test error rate", "epochs to criterion"):
+        assert word in text, word
+    index = (quick_run.parent / "index.html").read_text(encoding="utf-8")
+    header = index[index.index("<thead>"):index.index("</thead>")]
+    assert header.count("<th>") <= 11  # run, seed, quick, verdict, wall, model + 5 metrics: fits 1280 px
+    assert "table-layout:fixed" in index
+
+
+def test_twelve_ax_draws_its_learning_curves_and_per_symbol_accuracy(quick_run):
+    text = (quick_run / "report.html").read_text(encoding="utf-8")
+    for name in ("learning_curves.png", "per_symbol_accuracy.png"):
+        f = quick_run / "figures" / name
+        _not_blank(_png(f))
+        assert base64.b64encode(f.read_bytes()).decode() in text, f"{name} not in the report"
+
+
+def test_config_json_alone_rebuilds_the_brains_and_restores_their_checkpoints(quick_run):
+    from brainsim.brain import load
+    from brainsim.checkpoint import Checkpointer, label_dir
+    from brainsim.rundir import config_overrides
+
+    config = json.loads((quick_run / "config.json").read_text())
+    summary = json.loads((quick_run / "summary.json").read_text())
+    assert config["applied_overrides"]["lstm_baseline"]["areas.lstm.hidden"] >= 1  # the matched size is recorded
+    for w in config["wirings"]:
+        brain = load(w, config_overrides(config, w) or None)
+        params, _ = brain.init(jax.random.key(0), batch=1)
+        assert sum(brain.param_counts(params).values()) == summary["metrics"]["models"][w]["params"]
+        ck = Checkpointer(label_dir(quick_run, w))
+        got = ck.restore({"params": params, "opt_state": brain.init_opt_state(params), "key": jax.random.key(0)})
+        ck.close()
+        assert got.step > 0
 
 
 def test_cli_viz_writes_png_svg_pdf(tmp_path, capsys):

@@ -18,7 +18,7 @@ the nearest of the 20 B and C patterns is the right one.  Three conditions, ever
         hippocampus replays its stored events (drawn uniformly over both lists: interleaved) and
         the cortex learns from them; then the hippocampus is removed and the cortex is tested alone.
 
-Pass criterion (full: 10 seeds; quick: 2 seeds, fewer steps): cortex-alone mean AB error >= 0.8
+Pass criterion (full: 10 seeds; quick: 1 seed, fewer steps): cortex-alone mean AB error >= 0.8
 after AC; cortex + hippocampus retains >= 50 % of AB; CLS cortex alone recalls >= 80 % of AB and
 of AC.  Figure: ``figures/abac.png`` AB and AC accuracy over training, three conditions.
 """
@@ -40,7 +40,7 @@ class ClsAbac(Scenario):
     anchor = "McCloskey & Cohen (1989); McClelland, McNaughton & O'Reilly (1995) Psychol Rev 102"
     wirings = ("cls_abac",)
     defaults = {"seeds": 10, "pairs": 10, "steps": 100, "sleep_steps": 300, "eval_every": 10}
-    quick = {"seeds": 2, "steps": 40, "sleep_steps": 100, "eval_every": 20}
+    quick = {"seeds": 1, "steps": 40, "sleep_steps": 100, "eval_every": 20}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

@@ -19,8 +19,8 @@ write steps), then one cue per stored pattern.
 
 Pass criterion (full mode): classical overlap >= 0.95 at P/N = 0.10, the first load with overlap
 < 0.95 in [0.12, 0.16], overlap <= 0.70 at 0.20; modern >= 95 % exact retrievals.
-Quick mode (CI): N = 300 and loads {0.05, 0.10, 0.25}, 2,000 modern patterns: overlap >= 0.95 at
-0.05, <= 0.70 at 0.25, modern >= 95 % exact (finite-size effects at N = 300 blur the transition,
+Quick mode (CI): N = 200 and loads {0.05, 0.25}, 1,000 modern patterns: overlap >= 0.95 at
+0.05, <= 0.70 at 0.25, modern >= 95 % exact (finite-size effects at N = 200 blur the transition,
 so the quick criterion does not locate it).
 Figure: ``figures/capacity.png`` overlap vs load (classical) and exact fraction (modern).
 """
@@ -40,7 +40,7 @@ class HopfieldCapacity(Scenario):
     defaults = {"n": 1000, "loads": [round(0.02 * i, 2) for i in range(1, 11)] + [0.11, 0.13, 0.15, 0.17, 0.19],
                 "noise": 0.10, "trials": 3, "iterations": 100,
                 "modern_d": 128, "modern_patterns": 10000, "modern_noise": 0.25, "modern_beta": 1.0}
-    quick = {"n": 300, "loads": [0.05, 0.10, 0.25], "trials": 1, "modern_patterns": 2000}
+    quick = {"n": 200, "loads": [0.05, 0.25], "trials": 1, "modern_patterns": 1000}
 
     def classical(self, ctx: RunContext) -> dict:
         o = ctx.options

@@ -41,7 +41,7 @@ class OneShot(Scenario):
     wirings = ("one_shot",)
     defaults = {"old": 20, "noise": 0.3, "pretrain": 400, "batch": 20, "tests": 50, "max_exposures": 500,
                 "sleep_replays": 1000}
-    quick = {"pretrain": 200, "max_exposures": 200, "sleep_replays": 500, "tests": 20}
+    quick = {"pretrain": 200, "max_exposures": 100, "sleep_replays": 300, "tests": 20}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

@@ -34,7 +34,7 @@ class PatternSeparation(Scenario):
     anchor = "Marr (1971); Rolls (2013) Front Syst Neurosci 7:74; O'Reilly & McClelland (1994) Hippocampus 4"
     defaults = {"n": 200, "dg_factor": 5, "dg_fan_in": 0, "sparsities": [0.01, 0.02, 0.05, 0.10, 0.20],
                 "input_overlaps": [0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0], "pairs": 200}
-    quick = {"n": 100, "sparsities": [0.01, 0.02, 0.10], "input_overlaps": [0.4, 0.8, 1.0], "pairs": 60}
+    quick = {"n": 100, "sparsities": [0.01, 0.02], "input_overlaps": [0.4, 0.8, 1.0], "pairs": 60}
 
     def curve(self, ctx: RunContext, sparsity: float, rng: np.random.Generator) -> dict:
         o = ctx.options

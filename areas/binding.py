@@ -92,8 +92,8 @@ def random_items(key: jax.Array, n: int, d: int) -> jax.Array:
 
 def cosine(x: jax.Array, items: jax.Array) -> jax.Array:
     """Cosine similarity of ``x [d]`` with every row of ``items [n, d]`` -> ``[n]``."""
-    xn = x / (jnp.linalg.norm(x) + _EPS)
-    return (items @ xn) / (jnp.linalg.norm(items, axis=-1) + _EPS)
+    xn = x * jax.lax.rsqrt(jnp.sum(x * x) + _EPS)  # rsqrt(. + eps): a finite gradient at x = 0
+    return (items @ xn) * jax.lax.rsqrt(jnp.sum(items * items, axis=-1) + _EPS)
 
 
 # --------------------------------------------------------------------------- the area

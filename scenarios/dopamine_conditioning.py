@@ -49,6 +49,11 @@ class DopamineConditioning(Scenario):
     wirings = (_WIRING,)
     defaults = {"steps": 1000, "batch": 16, "onset": 3, "log_every": 50,
                 "cue_min": 0.5, "predicted_max": 0.05, "omitted_max": -0.5, "unexpected_min": 0.8}
+    option_docs = {"steps": "training updates", "batch": "paired trials per update", "onset": "cue step of the test trials",
+                   "log_every": "log metrics every this many updates", "cue_min": "pass: dopamine at the cue >= this",
+                   "predicted_max": "pass: |dopamine at the predicted reward| <= this",
+                   "omitted_max": "pass: dopamine at the omitted reward <= this",
+                   "unexpected_min": "pass: dopamine at an uncued reward (and the naive paired one) >= this"}
     quick = {"steps": 80, "cue_min": 0.3, "predicted_max": 0.15, "omitted_max": -0.3, "unexpected_min": 0.5}
 
     def dopamine(self, brain, params, probes, key, csc: int) -> np.ndarray:

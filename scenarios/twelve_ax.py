@@ -55,6 +55,11 @@ class TwelveAXScenario(Scenario):
     wirings = ("pbwm", "lstm_baseline")
     defaults = {"batch": 8, "max_epochs": 40000, "test_epochs": 100, "log_every": 10, "outer_loops": 25,
                 "match_params": True, "seeds": "", "smoke_stop": 0.0}
+    option_docs = {"batch": "epochs per update", "max_epochs": "training epochs per model (at most)",
+                   "test_epochs": "fresh epochs for the final test", "log_every": "log metrics every this many updates",
+                   "outer_loops": "outer loops per epoch", "match_params": "size the LSTM to PBWM's parameter count",
+                   "seeds": "run these seeds one after another and tabulate them: 0-4, 0,2,5 (empty: --seed)",
+                   "smoke_stop": "stop when check errors <= this x always-L's twice in a row (0: off; quick 0.2)"}
     quick = {"max_epochs": 4800, "test_epochs": 16, "log_every": 10, "smoke_stop": 0.2}
     option_docs = {  # `brainsim list twelve_ax`
         "batch": "epochs per update (one batch element = one epoch of outer loops)",

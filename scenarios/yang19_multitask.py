@@ -54,6 +54,14 @@ class Yang19Multitask(Scenario):
     defaults = {"tasks": ",".join(YANG19), "batches": 2000, "batch": 64, "eval_trials": 64, "log_every": 50,
                 "models": "both", "sequential": True, "sequential_batches": 100, "mean_min": 0.9,
                 "worst_min": 0.65, "forgotten_max": 0.6, "match_params": True}
+    option_docs = {"tasks": "comma-separated yang19 task names", "batches": "training batches (interleaved tasks)",
+                   "batch": "trials per batch", "eval_trials": "fresh trials per task for the performance",
+                   "log_every": "log metrics every this many batches", "models": "both, or modular only",
+                   "sequential": "also train the modular brain task after task (forgetting)",
+                   "sequential_batches": "batches per task in sequential training",
+                   "mean_min": "pass: modular mean performance >= this", "worst_min": "pass: modular worst task >= this",
+                   "forgotten_max": "pass: after sequential training, first-half tasks' mean <= this",
+                   "match_params": "size the RNN to the modular brain's parameter count"}
     quick = {"tasks": "go,dm1", "batches": 120, "batch": 32, "eval_trials": 32, "models": "modular",
              "sequential": False, "mean_min": 0.6, "worst_min": 0.0}
 

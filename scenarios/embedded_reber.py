@@ -138,7 +138,8 @@ class EmbeddedReberScenario(Scenario):
             legal = per[GATED][seeds[0]]["final"]["legal_accuracy"]
             return Result(legal >= o["quick_legal_min"],
                           f"quick: {GATED} legal-symbol accuracy >= {o['quick_legal_min']} on 200 fresh strings", metrics)
-        passed = frac[GATED] >= o["gated_min_fraction"] and frac[ELMAN] <= o["elman_max_fraction"]
+        # with --set models=gated the Elman half of the claim is untested: the run cannot pass
+        passed = frac[GATED] >= o["gated_min_fraction"] and frac.get(ELMAN, 1.0) <= o["elman_max_fraction"]
         crit = (f"{GATED} solves (legal accuracy >= 0.999, both T/P right on 200 fresh strings) in >= "
                 f"{o['gated_min_fraction']:.0%} of seeds within {o['max_sequences']} sequences; {ELMAN} in <= "
                 f"{o['elman_max_fraction']:.0%}")

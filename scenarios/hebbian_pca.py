@@ -63,9 +63,9 @@ class HebbianPCA(Scenario):
     name = "hebbian_pca"
     description = "Oja subspace rule and Sanger's GHA recover the principal subspace of Gaussian data"
     anchor = "Oja (1989) Int J Neural Syst 1:61; Sanger (1989) Neural Networks 2:459"
-    defaults = {"d": 10, "k": 3, "samples": 20000, "batch": 1, "lr0": 0.05, "lr_end": 0.0003,
+    defaults = {"d": 10, "k": 3, "samples": 20000, "batch": 1, "lr0": 0.05, "lr_end": 0.0001,
                 "max_angle": 2.0, "max_axis_angle": 3.0}
-    quick = {"samples": 4000, "max_angle": 8.0, "max_axis_angle": 10.0}
+    quick = {"samples": 4000, "lr_end": 0.0003, "max_angle": 8.0, "max_axis_angle": 10.0}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

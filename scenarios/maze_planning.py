@@ -80,7 +80,7 @@ class MazePlanning(Scenario):
     name = "maze_planning"
     description = "one exploration episode, then planned rollouts reach the goal (vs model-free actor-critic)"
     anchor = "Tolman (1948) Psychol Rev 55; Pfeiffer & Foster (2013) Nature 497"
-    defaults = {"height": 10, "width": 10, "extra_openings": 10, "explore_steps": 4000, "pairs": 20,
+    defaults = {"height": 10, "width": 10, "extra_openings": 10, "explore_steps": 10000, "pairs": 20,
                 "baseline_episodes": 3000}
     quick = {"pairs": 5, "baseline_episodes": 400}
 

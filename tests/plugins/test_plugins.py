@@ -130,15 +130,20 @@ def test_unknown_names_list_the_plugin_names_too(tmp_path, capsys):
     assert main(["validate", str(w)]) == 2
     err = capsys.readouterr().err
     assert "sign_sgd" in err
+    ok = _wiring("leaky_integrator", "effort").replace("factor: 3.0", "tau: 3.0").replace(
+        "size: 3", "size: 3\n    rule: {name: sign_sgd, scale: 0.5}").replace("supervised: {target: target}",
+                                                                       "huber: {target: target, delta: 0.5}")
+    w.write_text(ok)  # the plugin's area, cost term and rule together
+    assert main(["validate", str(w)]) == 0, capsys.readouterr().err
 
 
 @needs_plugin
-def test_a_plugin_scenario_runs_through_the_cli_with_its_own_wiring_and_task(tmp_path, capsys):
-    out = tmp_path / "run"
-    rc = main(["run", "noisy_step", "--quick", "--out", str(out), "--no-progress"])
-    summary = json.loads((out / "summary.json").read_text())
-    assert rc == 0, summary
+def test_a_plugin_scenario_runs_by_name_with_its_own_wiring_and_task(tmp_path, monkeypatch):
+    from brainsim.scenario import run_scenario
+
+    monkeypatch.chdir(tmp_path)  # the scenario's wiring is found next to its module, not in the cwd
+    summary = run_scenario("noisy_step", quick=True, out=tmp_path / "run", progress=False)  # (the CLI adds the report)
+    assert summary["passed"], summary
     assert summary["metrics"]["mse"] < 0.5 * summary["metrics"]["raw_input_mse"]
-    config = json.loads((out / "config.json").read_text())
-    assert config["wirings"][0].endswith("brainsim_example_plugin/noisy_step.yaml")  # resolved next to the scenario
-    assert (out / "report.html").exists()
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["wirings"][0].endswith("brainsim_example_plugin/noisy_step.yaml")

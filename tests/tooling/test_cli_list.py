@@ -14,7 +14,8 @@ from brainsim.scenario import get_scenario, scenario_names
 KNOWN_UNDOCUMENTED = {"switchboard", "attention_search", "binding_capacity", "buffer_routing", "cls_abac",
                       "dopamine_conditioning", "embedded_reber", "hebbian_pca", "hopfield_capacity", "one_shot",
                       "pattern_separation", "perturbation_scaling", "sequence_replay", "som_digits",
-                      "stack_generalisation", "yang19_multitask"}
+                      "stack_generalisation", "yang19_multitask", "planner", "feedback_alignment",
+                      "local_vs_global", "maze_planning"}
 
 
 def test_version_prints_the_package_version(capsys):

@@ -15,7 +15,7 @@ KNOWN_UNDOCUMENTED = {"switchboard", "attention_search", "binding_capacity", "bu
                       "dopamine_conditioning", "embedded_reber", "hebbian_pca", "hopfield_capacity", "one_shot",
                       "pattern_separation", "perturbation_scaling", "sequence_replay", "som_digits",
                       "stack_generalisation", "yang19_multitask", "planner", "feedback_alignment",
-                      "local_vs_global", "maze_planning"}
+                      "local_vs_global", "maze_planning", "novelty"}
 
 
 def test_version_prints_the_package_version(capsys):

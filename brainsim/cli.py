@@ -301,14 +301,22 @@ def _list_kind(kind: str, items: dict) -> None:
             what = "generic" if obj[0] == "generic" else "area: " + ", ".join(c.type_name for c in obj[1])
             print(f"  {name:<18} ({what})")
         elif kind == "scenarios":
+            from .errors import BrainsimError
             from .scenario import get_scenario
 
-            sc = get_scenario(name)
-            print(f"  {name:<18} {sc.description}  [{sc.anchor}]")
+            try:
+                sc = get_scenario(name)
+                print(f"  {name:<18} {sc.description}  [{sc.anchor}]")
+            except BrainsimError as e:  # one broken scenario must not hide the others
+                print(f"  {name:<18} (cannot be loaded: {e.message})")
         elif kind == "wirings":
+            from .errors import BrainsimError
             from .wiring import load_wiring
 
-            print(f"  {name:<18} {load_wiring(name).description}")
+            try:
+                print(f"  {name:<18} {load_wiring(name).description}")
+            except BrainsimError as e:
+                print(f"  {name:<18} (invalid: {str(e).splitlines()[0]})")
         else:
             print(f"  {name:<18} {_first_line(getattr(obj, '__doc__', ''))}")
 

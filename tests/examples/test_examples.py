@@ -22,3 +22,9 @@ def test_own_scenario_example_runs_by_path_with_its_wiring_next_to_it(tmp_path, 
     assert rc == 0, summary
     assert summary["scenario"] == "one_step_recall" and summary["metrics"]["test_mse"] < 0.25
     assert (tmp_path / "run" / "report.html").exists()
+
+
+def test_own_rule_example_moves_the_weights_by_exactly_the_learning_rate():
+    out = runpy.run_path(str(EXAMPLES / "own_rule.py"))["main"]()
+    assert all(abs(n - 0.05) < 1e-4 for n in out["step_norms"])  # normalised: every update has norm lr
+    assert out["last_loss"] < 0.5 * out["first_loss"]

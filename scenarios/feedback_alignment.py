@@ -87,6 +87,10 @@ class FeedbackAlignmentScenario(Scenario):
     defaults = {"samples": 5000, "lr_linear": 2e-4, "block": 50, "seeds": 5, "epochs": 40, "batch": 32,
                 "lr": 1e-3, "max_gap": 1.0}
     quick = {"seeds": 2, "epochs": 8, "max_gap": 3.0}
+    option_docs = {"samples": "linear part: samples", "lr_linear": "linear part: SGD rate",
+                   "block": "linear part: samples per averaged angle", "seeds": "digits: seeds (median)",
+                   "epochs": "digits: epochs", "batch": "digits: minibatch", "lr": "digits: adam rate",
+                   "max_gap": "pass: FA/DFA median error gap to BP (points)"}
 
     def part_linear(self, ctx) -> dict:
         o = ctx.options

@@ -66,6 +66,9 @@ class HebbianPCA(Scenario):
     defaults = {"d": 10, "k": 3, "samples": 20000, "batch": 1, "lr0": 0.05, "lr_end": 0.0001,
                 "max_angle": 2.0, "max_axis_angle": 3.0}
     quick = {"samples": 4000, "lr_end": 0.0003, "max_angle": 8.0, "max_axis_angle": 10.0}
+    option_docs = {"d": "input dimension", "k": "units (principal components learned)", "samples": "training samples",
+                   "batch": "samples per update", "lr0": "initial learning rate", "lr_end": "final learning rate",
+                   "max_angle": "pass: largest principal angle (deg)", "max_axis_angle": "pass: Sanger unit-axis angle (deg)"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

@@ -59,6 +59,8 @@ class LocalVsGlobal(Scenario):
     anchor = "Marblestone, Wayne & Kording (2016) Front Comput Neurosci 10:94 (H2)"
     defaults = {"hidden": 48, "epochs": 60, "batch": 32, "lr": 5e-3, "max_gap": 3.0, "min_r2": 0.9}
     quick = {"epochs": 20, "max_gap": 5.0, "min_r2": 0.8}
+    option_docs = {"hidden": "cortex code units", "epochs": "passes over the training set", "batch": "minibatch",
+                   "lr": "adam learning rate", "max_gap": "pass: accuracy gap (points)", "min_r2": "pass: local R^2"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

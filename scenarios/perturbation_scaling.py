@@ -66,6 +66,12 @@ class PerturbationScaling(Scenario):
     defaults = {"sizes": [[10, 2], [10, 4], [20, 2], [20, 4]], "seeds": 4, "grid": 8, "threshold": 0.01,
                 "tolerance": 0.25, "serial": True, "horizon": 3.0}
     quick = {"sizes": [[10, 2]], "seeds": 2, "grid": 6, "tolerance": 0.5, "serial": False}
+    option_docs = {"sizes": "(N, M) pairs: inputs and outputs of the linear student", "seeds": "runs averaged per rate",
+                   "grid": "learning rates on the log grid (x 2^-2 .. 2^1.5 of the d+2 estimate)",
+                   "threshold": "relative squared weight error that counts as learned",
+                   "tolerance": "allowed relative gap of the measured ratios to M+2 and (MN+2)/(M+2)",
+                   "serial": "also run serial perturbation at the first size",
+                   "horizon": "examples simulated, as a multiple of the predicted need"}
 
     def run_method(self, ctx, method: str, N: int, M: int) -> dict:
         o = ctx.options

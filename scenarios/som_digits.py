@@ -63,6 +63,9 @@ class SOMDigits(Scenario):
     anchor = "Kohonen (1982) Biol Cybern 43:59; MiniSom (Vettigli 2018)"
     defaults = {"rows": 10, "cols": 10, "steps": 9000, "sigma0": 3.0, "lr0": 0.5, "tolerance": 0.05}
     quick = {"rows": 6, "cols": 6, "steps": 600, "sigma0": 2.0}
+    option_docs = {"rows": "lattice rows", "cols": "lattice columns", "steps": "updates (one sample each)",
+                   "sigma0": "initial neighbourhood width (decays linearly to 1)", "lr0": "initial rate (decays to 0)",
+                   "tolerance": "allowed relative gap to MiniSom's errors"}
 
     def run(self, ctx: RunContext) -> Result:
         from minisom import MiniSom

@@ -132,3 +132,40 @@ def test_curriculum_state_round_trips_through_json():
         Curriculum([1], metric="m", threshold=0, mode="up")
     with pytest.raises(ScenarioError, match="at least one stage"):
         Curriculum([], metric="m", threshold=0)
+
+
+def test_curriculum_in_fit_is_logged_and_checkpointed(tmp_path):
+    """A curriculum over conditioning delays drives fit: its stage is in metrics.jsonl and in the checkpoint."""
+    import jax
+
+    import brainsim
+    from brainsim.checkpoint import Checkpointer
+    from brainsim.tasks import Conditioning
+    from brainsim.train import MetricsLog, fit, read_metrics
+
+    brain = brainsim.load("dopamine_td")
+    stages = [Conditioning(delay=2, cue_onset=2), Conditioning(delay=4, cue_onset=2)]
+    cur = Curriculum(stages, metric="td", threshold=0.03, mode="min", patience=3, names=["delay2", "delay4"])
+    streams = [t.stream(0, 8) for t in stages]
+
+    def batch_fn(step):
+        x = streams[cur.stage](step).inputs
+        return {"stimulus": x[..., :6], "reward": x[..., 6:]}
+
+    params, _ = brain.init(jax.random.key(0), batch=8)
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    ck = Checkpointer(tmp_path / "ck", every=0)
+    fit(brain, params, brain.init_opt_state(params), batch_fn, 300, jax.random.key(1), log_every=1, metrics=log,
+        progress=False, callback=lambda s, m, p: cur.update(s, float(m["bg/td"])), callback_state=cur.state,
+        checkpointer=ck)
+    log.close()
+    recs = read_metrics(tmp_path / "metrics.jsonl")
+    stages_logged = [r["curriculum_stage"] for r in recs]
+    # td at init: 0.5 / T = 0.036 (the unpredicted reward); trained: the cue surprise 0.5 (gamma^delay)^2 / T,
+    # 0.023 (delay 2) and 0.015 (delay 4): the threshold 0.03 needs learning at each stage
+    assert min(r["curriculum_td"] for r in recs) < 0.03, min(r["curriculum_td"] for r in recs)
+    assert stages_logged[0] == 0 and 1 in stages_logged and stages_logged == sorted(stages_logged)
+    assert cur.finished and len(recs) < 300  # the last stage passed: training stopped early
+    saved = ck.restore({"params": params, "opt_state": brain.init_opt_state(params), "key": jax.random.key(1)})
+    assert saved.meta["callback_state"]["stage"] == 1 and saved.meta["callback_state"]["finished"] is True
+    ck.close()

@@ -240,7 +240,8 @@ def build_config(cls: type["Area"], values: Mapping[str, Any], where: Callable[[
     if check is not None:
         problem = check()
         if problem:
-            raise AreaError(f"area type '{cls.type_name}': {problem}", where(()))
+            raise AreaError(f"area type '{cls.type_name}': {problem}", where(()),
+                            hint=f"`brainsim list {cls.type_name}` shows its options and their ranges")
     return cfg
 
 
@@ -267,37 +268,43 @@ def _coerce(value: Any, tp: Any, what: str, where: Any) -> Any:
     if origin is typing.Literal:
         if value not in args:
             raise AreaError(f"{what} must be one of {', '.join(map(repr, args))}, found {value!r}"
-                            f"{did_you_mean(value, map(str, args))}", where)
+                            f"{did_you_mean(value, map(str, args))}", where,
+                            hint="choices: " + ", ".join(map(str, args)))
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise AreaError(f"{what} must be a list, found {type(value).__name__} {value!r}", where)
+            raise AreaError(f"{what} must be a list, found {type(value).__name__} {value!r}", where,
+                            hint="write a list such as [16, 16]")
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(v, args[0], what, where) for v in value)
         if len(args) != len(value):
-            raise AreaError(f"{what} must have {len(args)} items, found {len(value)}", where)
+            raise AreaError(f"{what} must have {len(args)} items, found {len(value)}", where,
+                            hint=f"write a list of {len(args)} items")
         return tuple(_coerce(v, a, what, where) for v, a in zip(value, args))
     if tp is bool:
         if not isinstance(value, bool):
-            raise AreaError(f"{what} must be true or false, found {value!r}", where)
+            raise AreaError(f"{what} must be true or false, found {value!r}", where, hint="write true or false")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise AreaError(f"{what} must be an integer, found {type(value).__name__} {value!r}", where)
+            raise AreaError(f"{what} must be an integer, found {type(value).__name__} {value!r}", where,
+                            hint="write a whole number (no decimal point, no quotes)")
         if abs(value) > MAX_INT_OPTION:
             raise AreaError(f"{what} must be at most {MAX_INT_OPTION:,} in size, found {value:,}", where,
                             hint="sizes and counts this large cannot be built")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise AreaError(f"{what} must be a number, found {type(value).__name__} {value!r}", where)
+            raise AreaError(f"{what} must be a number, found {type(value).__name__} {value!r}", where,
+                            hint="write a number such as 1.0 (no quotes; exponents with a dot: 1.0e-3)")
         if not math.isfinite(value):
             raise AreaError(f"{what} must be a finite number, found {value!r}", where,
                             hint="NaN and infinity are not valid option values")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise AreaError(f"{what} must be a string, found {type(value).__name__} {value!r}", where)
+            raise AreaError(f"{what} must be a string, found {type(value).__name__} {value!r}", where,
+                            hint="quote it if YAML reads it as something else")
         return value
     return freeze(value)
 

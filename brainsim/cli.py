@@ -108,7 +108,7 @@ def _cmd_run(args) -> int:
     if args.resume is not None:
         _CURRENT["run_dir"] = Path(args.resume)
         cfg = rundir.read_config(args.resume)
-        if cfg is not None:
+        if isinstance(cfg, dict):
             conflicts = _resume_conflicts(args, cfg)
             if conflicts:
                 raise ScenarioError(f"--resume takes the scenario, seed, options and checkpoint settings from "

@@ -143,7 +143,8 @@ def _ref_dim(spec: WiringSpec, nodes: dict, ref: Ref, where, role: str) -> Optio
     if ref.channel is not None:
         if not 0 <= ref.channel < dim:
             raise WiringError(f"{role} '{ref}': channel {ref.channel} does not exist ('{ref.node}"
-                              f"{'.' + ref.port if ref.port else ''}' has {dim} channels: 0..{dim - 1})", where)
+                              f"{'.' + ref.port if ref.port else ''}' has {dim} channels: 0..{dim - 1})", where,
+                              hint=f"channels count from 0: use [0] to [{dim - 1}]")
         return 1
     return dim
 
@@ -269,7 +270,8 @@ def _build_edges(spec: WiringSpec, nodes: dict) -> list:
             if gate_dim not in (1, dst_dim):
                 raise WiringError(
                     f"gate '{e.gate}' of connection '{e}' has {gate_dim} channels: select one with "
-                    f"'{e.gate}[k]' (k in 0..{gate_dim - 1}) or use a gate of dim {dst_dim}", gloc)
+                    f"'{e.gate}[k]' (k in 0..{gate_dim - 1}) or use a gate of dim {dst_dim}", gloc,
+                    hint=f"e.g. gate: '{e.gate}[0]' (one channel gates the whole connection)")
         edges.append(Edge(e.index, e.src, e.dst, src_dim, dst_dim, e.delay, e.weight, e.gate, gate_dim, e.projection))
     return edges
 

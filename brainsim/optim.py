@@ -99,11 +99,12 @@ def _check_optimizer(name: str, kwargs: Mapping[str, Any], where: Any = None) ->
                               hint="a negative learning rate climbs the cost; optax descends the gradient already")
         default = params[k].default if k in params else None
         if isinstance(default, bool) and not isinstance(v, bool):
-            raise WiringError(f"optimizer '{name}': {k} must be true or false, found {v!r}", where)
+            raise WiringError(f"optimizer '{name}': {k} must be true or false, found {v!r}", where,
+                              hint=f"signature: {name}{optimizer_signature(name)}")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and \
                 (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise WiringError(f"optimizer '{name}': {k} must be a number (default {default}), found {v!r}", where,
-                              hint=_number_hint(v))
+                              hint=_number_hint(v) or f"e.g. {k}: {default}")
     try:
         tx = fn(**resolved)
     except Exception as e:  # optax checks some arguments when the transform is built

@@ -170,7 +170,7 @@ _STEP_LIKE = re.compile(r"^\d+(\.orbax-checkpoint-tmp-\d+)?$")
 
 # --------------------------------------------------------------------------- safe path components
 
-_COMPONENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
+_COMPONENT = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}\Z", re.ASCII)
 
 
 def check_component(text: str, what: str) -> str:

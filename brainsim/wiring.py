@@ -52,6 +52,7 @@ MAX_DELAY = 100_000  # bound on an edge's delay (steps): each delayed edge keeps
 _NAME = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
 _ENDPOINT = re.compile(r"\A[ \t]*([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?[ \t]*"
                        r"(?:\[[ \t]*(-?[0-9]+)[ \t]*\])?[ \t]*\Z", re.ASCII)
+_WIRING_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}\Z", re.ASCII)  # a safe file name
 _YAML11_WORDS = {True: "yes/on/true/y", False: "no/off/false/n"}
 
 TOP_KEYS = ("name", "description", "imports", "credit", "optimizer", "rule", "inputs", "areas", "connections",
@@ -299,7 +300,8 @@ def load_yaml(text: str, file: str = "<string>") -> tuple[Any, _Locs]:
                                       hint="write the keys out")
                 key = build(k, path + ("<key>",))
                 if isinstance(key, (dict, list)) or key is None:
-                    raise WiringError(f"mapping keys must be plain names, found {key!r}", _mark(file, k))
+                    raise WiringError(f"mapping keys must be plain names, found {key!r}", _mark(file, k),
+                                      hint="write a name before the colon (an empty key or ~ reads as null)")
                 if not isinstance(key, str):
                     raw = key
                     key = str(key)
@@ -376,21 +378,26 @@ class _Checker:
 
     def integer(self, value, path, what, minimum=None):
         if isinstance(value, bool) or not isinstance(value, int):
-            self.err(path, f"{what} must be an integer, found {_kind(value)} {value!r}")
+            self.err(path, f"{what} must be an integer, found {_kind(value)} {value!r}",
+                     hint=f"write a whole number{f' >= {minimum}' if minimum is not None else ''}, e.g. "
+                          f"{max(minimum or 0, 1)}")
         if minimum is not None and value < minimum:
-            self.err(path, f"{what} must be >= {minimum}, found {value}")
+            self.err(path, f"{what} must be >= {minimum}, found {value}", hint=f"e.g. {max(minimum, 1)}")
         return value
 
     def number(self, value, path, what):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.err(path, f"{what} must be a number, found {_kind(value)} {value!r}", hint=_number_hint(value))
+            self.err(path, f"{what} must be a number, found {_kind(value)} {value!r}",
+                     hint=_number_hint(value) or "write a number such as 1.0 (no quotes)")
         if not math.isfinite(value):
-            self.err(path, f"{what} must be a finite number, found {value!r}")
+            self.err(path, f"{what} must be a finite number, found {value!r}",
+                     hint="NaN and infinity (.nan, .inf) are not valid here")
         return float(value)
 
     def choice(self, value, choices, path, what):
         if value not in choices:
-            self.err(path, f"{what} must be one of {', '.join(choices)}, found {value!r}{did_you_mean(str(value), choices)}")
+            self.err(path, f"{what} must be one of {', '.join(choices)}, found {value!r}{did_you_mean(str(value), choices)}",
+                     hint="choices: " + ", ".join(choices))
         return value
 
 
@@ -551,7 +558,11 @@ def _parse_document(data: Any, locs: _Locs, c: _Checker) -> tuple[str, tuple]:
                   hint="a wiring needs `inputs:` (external signals and their dims) and `areas:`")
     name = data.get("name", Path(locs.file).stem)
     if not isinstance(name, str):
-        c.err(("name",), f"name must be a string, found {_kind(name)}")
+        c.err(("name",), f"name must be a string, found {_kind(name)}", hint="e.g. name: my_brain")
+    if "name" in data and (not _WIRING_NAME.match(name) or name.endswith(".")):
+        c.err(("name",), f"the wiring name must be a plain name (letters, digits, _ . + -, not starting with '.' "
+                         f"or '-'), found {name!r}",
+              hint="the name labels checkpoints and files in run directories, so it cannot be a path such as '..'")
     default_credit = c.choice(data.get("credit", "local"), CREDITS, ("credit",), "credit")
     default_opt = _parse_optimizer(data["optimizer"], c, ("optimizer",)) if "optimizer" in data else \
         (("adam", (("learning_rate", 1e-3),)),)
@@ -627,7 +638,8 @@ def _parse_connection(i: int, item: Any, inputs: Mapping, areas_raw: Mapping, c:
               hint=f"e.g. {dst.node}.input")
     delay = fields.get("delay", 0)
     if isinstance(delay, bool) or not isinstance(delay, int):
-        c.err(p + ("delay",), f"delay must be an integer number of steps, found {_kind(delay)} {delay!r}")
+        c.err(p + ("delay",), f"delay must be an integer number of steps, found {_kind(delay)} {delay!r}",
+              hint="e.g. delay: 1 (steps are whole numbers)")
     if delay < 0:
         c.err(p + ("delay",), f"delay must be >= 0 steps, found {delay}",
               hint="a signal cannot arrive before it is sent; use 0 (same step) or a positive delay")
@@ -656,7 +668,8 @@ def _parse_probes_and_outputs(data: Any, c: _Checker) -> tuple[tuple, tuple]:
         c.name(k, ("outputs", k), "an output name")
         ref = parse_ref(v, c, ("outputs", k), f"output '{k}'")
         if ref.port is None:
-            c.err(("outputs", k), f"output '{k}' must name an area port 'area.port', found '{v}'")
+            c.err(("outputs", k), f"output '{k}' must name an area port 'area.port', found '{v}'",
+                  hint="outputs read area ports, e.g. response: motor.output")
         outputs.append((k, ref))
     return probes, tuple(outputs)
 

@@ -7,37 +7,39 @@ Each corpus file declares its expectation on its first line::
 (``LINE:COL: message fragment``); files that cannot carry a comment (a zero-byte
 file, a non-UTF-8 file) are listed in ``expectations.txt``.  Every file goes
 through the CLI in-process (``brainsim.cli.main``) and must exit 2 with stderr
-``<path>:<line>:<col>: error: ...`` holding the fragment, no traceback, within
-2 s; a few hostile ones also go through a real ``python -m brainsim.cli``
-subprocess.
+``<path>:<line>:<col>: error: ...`` holding the fragment and a ``hint:``, no
+traceback; a few hostile ones also go through a real ``python -m brainsim.cli``
+subprocess.  (No wall-clock bound: files that used to hang validation, such as
+3000 hidden layers or a billion GPR substeps, are now refused by their options'
+bounds before anything is built, which the expected messages check.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import jax.numpy as jnp
 
-import brainsim.areas  # noqa: F401  (import the catalogue up front: timings below measure validation only)
+os.environ.setdefault("BRAINSIM_MEMORY_LIMIT", "4G")  # resource_over_memory_limit.yaml: the same on every machine
+
+import brainsim.areas  # noqa: F401  (import the catalogue up front)
 import brainsim.brain  # noqa: F401
 from brainsim.cli import build_parser, main
 
-# One-time costs (command-line plugins, the JAX backend used to evaluate schedules) are paid here,
-# so the 2 s bound below is on validating a file.
+# One-time costs (command-line plugins, the JAX backend used to evaluate schedules) are paid here.
 build_parser()
 float(jnp.zeros(()) + 1.0)
 
 CORPUS = Path(__file__).resolve().parents[1] / "wiring_errors"
 EXPECT = re.compile(r"^#\s*expect:\s*(\d+):(\d+):\s*(.+?)\s*$")
-TIME_LIMIT_S = 2.0
 
 
 def _expectations() -> dict[str, tuple[int, int, str]]:
@@ -73,6 +75,7 @@ def check_output(path: Path, rc: int, out: str, err: str) -> None:
     assert err.startswith(prefix), f"{path.name}: expected stderr to start with {prefix!r}, got:\n{err}"
     assert re.match(rf"^{re.escape(str(path))}:\d+:\d+: error: ", err)
     assert fragment in err.splitlines()[0], f"{path.name}: {fragment!r} not in the error line:\n{err}"
+    assert "\n  hint: " in err, f"{path.name}: the error has no hint:\n{err}"
 
 
 def test_corpus_is_large_and_every_file_declares_an_expectation():
@@ -82,19 +85,17 @@ def test_corpus_is_large_and_every_file_declares_an_expectation():
         expectation(p)
     names = " ".join(p.stem for p in FILES)
     for topic in ("syntax", "unknown", "type", "dimension", "cycle", "delay", "gate", "schedule", "optimizer",
-                  "rule", "empty", "duplicate", "hostile_python", "billion_laughs"):
+                  "rule", "empty", "duplicate", "hostile_python", "billion_laughs", "nan", "resource", "iteration",
+                  "name_unquoted_no", "negative", "gate_cycle"):
         assert topic in names, f"no corpus file about {topic}"
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
 def test_corpus_file_is_rejected_with_location_and_message(path):
     out, err = io.StringIO(), io.StringIO()
-    t0 = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(["validate", str(path)])
-    elapsed = time.perf_counter() - t0
     check_output(path, rc, out.getvalue(), err.getvalue())
-    assert elapsed < TIME_LIMIT_S, f"{path.name}: validate took {elapsed:.2f}s"
 
 
 SUBPROCESS_FILES = ["hostile_python_object_apply.yaml", "hostile_billion_laughs.yaml", "syntax_unclosed_bracket.yaml"]

@@ -183,6 +183,22 @@ def update_note(config: Optional[dict]) -> Optional[str]:
     return f"{b} {per} per update" if isinstance(b, int) and not isinstance(b, bool) else None
 
 
+def _trusted_wiring_text(config: dict, wiring: str, path: Path) -> "str | None":
+    """A wiring's source, only when it is the file the run used: its hash must be the one recorded in
+    ``config.json``'s fingerprint (a hand-edited config.json cannot make the report embed an arbitrary
+    file), and it must be a small regular wiring file."""
+    from ..errors import BrainsimError
+    from ..wiring import read_wiring_text
+
+    recorded = (config.get("fingerprint") or {}).get(f"wiring {wiring}")
+    try:
+        if recorded is None or rundir.file_hash(path) != recorded:
+            return None
+        return read_wiring_text(path)
+    except (OSError, BrainsimError):
+        return None
+
+
 def finalize_run(run_dir: "str | Path") -> Path:
     """End of every scenario run: flow figures (never fatal: failures are listed in the report) + report.html."""
     problems: list = []
@@ -363,11 +379,9 @@ def _config_html(d: Path, config: Optional[dict]) -> str:
         except Exception as e:  # noqa: BLE001 — the report shows the problem instead of failing
             summary = f"(cannot build wiring '{w}': {e})"
         parts.append(f"<h3>wiring '{_e(Path(w).stem)}' (resolved)</h3><pre>{_e(summary)}</pre>")
-        try:
-            text = path.read_text(encoding="utf-8")
+        text = _trusted_wiring_text(config, w, path)
+        if text is not None:
             parts.append(f"<details><summary>{_e(path.name)} (source)</summary><pre>{_e(text)}</pre></details>")
-        except OSError:
-            pass
     parts.append(f"<details><summary>config.json</summary><pre>{_e(json.dumps(config, indent=2))}</pre></details>")
     return "\n".join(parts)
 

@@ -59,10 +59,10 @@ class Novelty(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        mode: Literal["counts", "error"] = "counts"
-        hash: Literal["onehot", "simhash"] = "onehot"
-        bits: int = 8
-        beta: float = 1.0
+        mode: Literal["counts", "error"] = "counts"  # bonus from visit counts or prediction error
+        hash: Literal["onehot", "simhash"] = "onehot"  # count cell: argmax of the state or SimHash
+        bits: int = 8  # SimHash bits (2**bits cells)
+        beta: float = 1.0  # bonus scale
 
         def check(self):
             if not 1 <= self.bits <= 20:

@@ -57,8 +57,8 @@ class Switchboard(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        buffers: int = 3
-        width: int = 8
+        buffers: int = 3  # number of buffers
+        width: int = 8  # size of one buffer
 
         def check(self):
             if self.buffers < 2 or self.width < 1:

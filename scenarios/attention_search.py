@@ -49,6 +49,10 @@ class AttentionSearch(Scenario):
     wirings = (ATT, BASE)
     defaults = {"n_slots": 9, "n_colours": 3, "batch": 32, "max_steps": 6000, "eval_every": 50,
                 "test_scenes": 500, "target_accuracy": 0.9, "map_criterion": 0.9, "models": [ATT, BASE]}
+    option_docs = {"n_slots": "grid cells", "n_colours": "colours", "batch": "scenes per update",
+                   "max_steps": "most training updates", "eval_every": "test every this many updates",
+                   "test_scenes": "fixed test scenes", "target_accuracy": "test accuracy to reach",
+                   "map_criterion": "fraction of trials whose largest gain is on the target", "models": "wirings trained"}
     quick = {"n_slots": 3, "max_steps": 300, "eval_every": 25, "test_scenes": 200, "target_accuracy": 0.8,
              "models": [ATT]}
 

@@ -89,6 +89,10 @@ class BindingCapacity(Scenario):
     wirings = (WIRING,)
     defaults = {"dims": [256, 512, 1024], "ks": [4, 8, 16, 24, 32, 48, 64, 96, 128], "vocab": 1000,
                 "trials": 128, "batch": 32, "unitary_roles": False, "linear_tolerance": 1.35}
+    option_docs = {"dims": "trace dimensions D of the capacity curve", "ks": "pairs per trace measured",
+                   "vocab": "candidate fillers in the clean-up memory", "trials": "trials per (D, k)",
+                   "batch": "trials per run of the brain", "unitary_roles": "unitary roles (exact inverse)",
+                   "linear_tolerance": "largest allowed ratio of k95(D)/D across D"}
     quick = {"dims": [128, 256], "ks": [4, 8, 16], "vocab": 200, "trials": 16, "batch": 16}
 
     def brain_for(self, ctx: RunContext, d: int, vocab: int):

@@ -99,6 +99,9 @@ class BufferRouting(Scenario):
     wirings = (WIRING,)
     defaults = {"steps": 1500, "batch": 64, "test_episodes": 1200, "distractors": 20, "log_every": 50,
                 "criterion": 0.95}
+    option_docs = {"steps": "training updates", "batch": "episodes per update", "test_episodes": "test episodes",
+                   "distractors": "extra items the decoder chooses among", "log_every": "metrics every this many steps",
+                   "criterion": "exact fraction needed"}
     quick = {"steps": 400, "batch": 32, "test_episodes": 240, "log_every": 50, "criterion": 0.9}
 
     def run(self, ctx: RunContext) -> Result:

@@ -56,6 +56,11 @@ class StackGeneralisation(Scenario):
     defaults = {"languages": ["anbn", "dyck2"], "train_n_max": 20, "test_n_min": 21, "test_n_max": 60,
                 "steps": 1200, "batch": 32, "restarts": 2, "val_strings": 128, "test_strings": 200,
                 "depth": 64, "log_every": 50, "models": [STACK, LSTM]}
+    option_docs = {"languages": "anbn and/or dyck2", "train_n_max": "longest training n", "test_n_min": "shortest test n",
+                   "test_n_max": "longest test n", "steps": "training updates per model", "batch": "strings per update",
+                   "restarts": "initialisations per model (best on training lengths kept)",
+                   "val_strings": "strings for restart selection", "test_strings": "test strings per language",
+                   "depth": "stack cells", "log_every": "metrics every this many steps", "models": "wirings trained"}
     quick = {"languages": ["anbn"], "train_n_max": 6, "test_n_min": 7, "test_n_max": 12, "steps": 400,
              "batch": 16, "restarts": 1, "val_strings": 16, "test_strings": 24, "depth": 16, "log_every": 100,
              "models": [STACK]}

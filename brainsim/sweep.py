@@ -173,12 +173,20 @@ def plan_jobs(spec: Mapping, members: Sequence[dict]) -> list[dict]:
     population job; a scenario sweep has one job per member."""
     if "scenario" in spec:
         return [{"kind": "scenario", "spec": dict(spec), "members": [m]} for m in members]
+    from .errors import BrainsimError
     from .population import group_members
     from .wiring import load_wiring
 
-    specs = [load_wiring(spec["wiring"], m["set"]) for m in members]
-    return [{"kind": "population", "spec": dict(spec), "members": [members[i] for i in g]}
-            for g in group_members(specs)]
+    specs, ok, invalid = [], [], []
+    for m in members:  # a member whose overrides make an invalid wiring fails alone, at once
+        try:
+            specs.append(load_wiring(spec["wiring"], m["set"]))
+            ok.append(m)
+        except BrainsimError as e:
+            invalid.append({"kind": "invalid", "spec": dict(spec), "members": [m],
+                            "error": f"invalid configuration: {e}"[:600]})
+    return [{"kind": "population", "spec": dict(spec), "members": [ok[i] for i in g]}
+            for g in group_members(specs)] + invalid
 
 
 # --------------------------------------------------------------------------- jobs (run anywhere: picklable)
@@ -271,6 +279,8 @@ def _flat(d: Mapping, prefix: str = "") -> dict:
 def run_job(job: Mapping) -> list[dict]:
     """Run one job (a population group or a scenario member): a row per member; failures become rows
     with an ``error`` (the job itself raises only when it cannot start at all)."""
+    if job["kind"] == "invalid":
+        return [{"id": m["id"], "error": job["error"], "invalid": True} for m in job["members"]]
     try:
         return _population_job(job) if job["kind"] == "population" else _scenario_job(job)
     except Exception as e:  # noqa: BLE001 - a member's failure is data for the table, not a crash of the sweep
@@ -372,7 +382,7 @@ def run_sweep(spec: Mapping, out: "str | Path", *, job_fn: Callable = run_job,
     log(f"sweep {spec['name']}: {len(members)} members in {len(jobs)} job(s) on the {spec['executor']} executor")
     rows = {r["id"]: {**r, "attempts": 1} for r in _execute(jobs, spec, out, job_fn)}
     for attempt in range(2, spec["retries"] + 2):
-        failed = [i for i in by_id if "error" in rows.get(i, {"error": "missing"})]
+        failed = [i for i in by_id if "error" in rows.get(i, {"error": "missing"}) and not rows.get(i, {}).get("invalid")]
         if not failed:
             break
         log(f"retrying {len(failed)} failed member(s) without the others (attempt {attempt}): {', '.join(failed)}")

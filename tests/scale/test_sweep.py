@@ -32,10 +32,14 @@ def test_members_expand_grid_random_and_seeds_and_group_by_wiring_shape(tmp_path
     jobs = plan_jobs(spec, members)  # hidden 6 and 7 need two programs; learning rates and seeds do not
     assert [len(j["members"]) for j in jobs] == [4, 4]
     assert {m["set"]["areas.core.hidden"] for m in jobs[0]["members"]} == {6}
+    bad = plan_jobs(spec, [{"id": "x", "seed": 0, "set": {"optimizer.adam.learning_rate": float("nan")}}])
+    assert bad[0]["kind"] == "invalid" and "finite" in bad[0]["error"]  # reported, never run
+    assert run_job(bad[0])[0]["invalid"] is True
 
 
 def test_local_sweep_trains_populations_reports_a_nan_member_and_retries_a_crashed_job(tmp_path):
-    spec = _spec(tmp_path, seeds=[0, 1], grid={"optimizer.adam.learning_rate": [1.0e-2, float("nan")]})
+    # 1e38: the first Adam step moves every weight by ~1e38, the next forward pass overflows to Inf/NaN
+    spec = _spec(tmp_path, seeds=[0, 1], grid={"optimizer.adam.learning_rate": [1.0e-2, 1.0e38]})
     calls = []
 
     def flaky(job):  # the first job dies as a whole (a crashed worker); its retries run normally
@@ -51,7 +55,7 @@ def test_local_sweep_trains_populations_reports_a_nan_member_and_retries_a_crash
     assert rows["m000"]["status"] == "ok" and rows["m000"]["attempts"] == 1 and rows["m000"]["population"] == 4
     assert rows["m001"]["status"] == "ok" and rows["m001"]["attempts"] == 2  # retried, then fine
     assert calls[1] == ["m001", "m002", "m003"]  # the retry: the failed members only, one population
-    for i in ("m002", "m003"):  # NaN learning rate: reported with the step, retried, still failed
+    for i in ("m002", "m003"):  # a diverging learning rate: reported with the step, retried, still failed
         assert rows[i]["status"] == "failed" and "non-finite" in rows[i]["error"] and rows[i]["attempts"] == 2
     assert rows["m000"]["loss"] != rows["m001"]["loss"]  # seeds differ
     with open(tmp_path / "out" / "results.csv") as f:

@@ -293,6 +293,22 @@ connections: [x -> map.input]
     assert brain.trace_count == 1
 
 
+def test_reward_modulated_is_modulator_times_post_fluctuation_times_pre():
+    m = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, 3.0]])
+    b = _data(m=m)
+    brain = _brain("{name: reward_modulated, modulated_by: mod.output, tau_baseline: 2.0}")
+    params, state = _init(brain)
+    opt = brain.init_opt_state(params)
+    new, opt1, _, _ = _step(brain, params, state, b, opt)
+    W = _W(params)
+    x, y = _xy(W, b)
+    np.testing.assert_allclose(_W(new) - W, _mean(m[..., None, None] * x[..., :, None] * y[..., None, :]),
+                               rtol=1e-4, atol=1e-6)  # the baseline starts at 0
+    np.testing.assert_allclose(opt1["r"]["rule"]["baseline"]["layers/0/kernel"], _mean(y) / 2.0, rtol=1e-5)
+    with pytest.raises(WiringError, match="needs modulated_by"):
+        _brain("reward_modulated")
+
+
 def test_write_your_own_rule_example_from_the_readme():
     from brainsim.rules import Option, Rule, register_rule
     from brainsim.rules.base import set_path, synapses_of, zeros_like
@@ -356,7 +372,8 @@ def test_every_rule_is_listed_with_its_options():
 
     names = {r["name"] for r in rule_catalogue()}
     assert {"backprop", "none", "hebbian", "oja", "sanger", "bcm", "kohonen", "weight_perturbation",
-            "serial_perturbation", "node_perturbation", "feedback_alignment", "direct_feedback_alignment"} <= names
+            "serial_perturbation", "node_perturbation", "feedback_alignment", "direct_feedback_alignment",
+            "reward_modulated"} <= names
     for r in rule_catalogue():
         assert r["doc"] and r["formula"] and r["reference"], r["name"]
         for name, typ, default, doc in r["options"]:

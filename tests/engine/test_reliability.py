@@ -249,7 +249,7 @@ def test_a_second_process_cannot_use_a_run_directory_in_use(scenario, tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    assert resume_scenario(run, progress=False)["resumed"]  # the lock went with the process
+    assert resume_scenario(run, progress=False, resume_anyway=True)["resumed"]  # the lock went with the process
 
 
 # --------------------------------------------------------------------------- exit codes
@@ -413,3 +413,20 @@ def test_opt_in_finite_input_check_names_the_input_and_index(brains):
         a.check_finite_inputs = False
     with pytest.raises(ShapeError, match="batch must be a positive integer"):
         a.init(jax.random.key(0), batch=0)
+
+
+def test_the_report_embeds_only_the_wiring_file_the_run_used(tmp_path):
+    from brainsim.viz.report import _trusted_wiring_text
+
+    used = tmp_path / "used.yaml"
+    used.write_text(WIRING)
+    other = tmp_path / "private.yaml"
+    other.write_text("password: hunter2\n")
+    config = {"fingerprint": {f"wiring {used}": rundir.file_hash(used)}}
+    assert _trusted_wiring_text(config, str(used), used) == WIRING
+    # a hand-edited config.json naming another file, with or without a hash, embeds nothing
+    assert _trusted_wiring_text(config, str(other), other) is None
+    config["fingerprint"][f"wiring {other}"] = rundir.file_hash(used)
+    assert _trusted_wiring_text(config, str(other), other) is None
+    used.write_text(WIRING + "# edited after the run\n")
+    assert _trusted_wiring_text(config, str(used), used) is None

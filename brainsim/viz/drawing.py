@@ -665,7 +665,7 @@ def _legend_items(graph, flow: bool, value_name: str, values) -> list:
     if any(e.projection for e in graph.edges):
         items.append(("text", "W", "learned projection (W a→b)"))
     if any(n.replicas > 1 for n in graph.areas.values()):
-        items.append(("stack", None, "replicated area (×K)"))
+        items.append(("replicas", None, "replicated area (×K)"))
     if flow:
         vmax = max([float(v) for v in values.values() if np.isfinite(v)] + [0.0])
         items.append(("width", None, f"width ∝ {value_name} (max {vmax:.3g})"))
@@ -693,7 +693,7 @@ def _draw_legend(ax, m: TextMeasure, rows: list, x0: float, y_top: float) -> Non
             xx = x0 + x
             if kind == "box":
                 ax.add_artist(Rectangle((xx, y - 5), 16, 10, fc=style, ec="#333333", lw=0.7))
-            elif kind == "stack":
+            elif kind == "replicas":
                 for k in (2, 1, 0):
                     ax.add_artist(Rectangle((xx + 2 * k, y - 5 + 2 * k), 12, 8, fc="white", ec="#333333", lw=0.7))
             elif kind == "line":

@@ -63,8 +63,10 @@ def test_run_unknown_scenario_and_bad_set_exit_2(tmp_path, capsys):
 
 def test_run_twelve_ax_quick_writes_valid_summary(tmp_path):
     out = tmp_path / "run"
+    # a short run (the quick criterion itself is tests/engine/test_twelve_ax.py's business)
     r = subprocess.run([sys.executable, "-m", "brainsim.cli", "run", "twelve_ax", "--quick", "--out", str(out),
-                        "--no-progress"], capture_output=True, text=True, timeout=240, cwd=ROOT)
+                        "--no-progress", "--set", "max_epochs=8", "--set", "test_epochs=2"],
+                       capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert r.returncode in (0, 1), r.stderr
     summary = json.loads((out / "summary.json").read_text())
     for k in ("scenario", "seed", "quick", "passed", "criterion", "metrics", "compile_seconds", "wall_seconds"):

@@ -187,7 +187,7 @@ refs = st.builds(lambda n, p, ch: n + (f".{p}" if p else "") + (f"[{ch}]" if ch 
 values = st.one_of(scalars, refs, st.integers(-5, 10**9), st.floats(-10, 10),
                    st.sampled_from([{}, [], {"adamm": {"learning_rate": 0.1}}, {"sgd": {"learning_rte": 1}},
                                     {"linear_schedulee": {}}, {"exponential_decay": {"init_value": 1.0}},
-                                    {"name": "backprob"}, {"supervised": {"target": "nope"}}]),
+                                    {"name": "backprob"}, {"supervised": {"target": "nope"}}]).map(copy.deepcopy),
                    structures)
 
 

@@ -50,9 +50,9 @@ class Planner(Area):
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        states: int = 100
-        actions: int = 4
-        horizon: int = 0  # 0: states (enough for any shortest path)
+        states: int = 100  # discrete states (one-hot state input and goal)
+        actions: int = 4  # discrete actions (one-hot action input and plan output)
+        horizon: int = 0  # rollout depth; 0: states (enough for any shortest path)
 
         def check(self):
             if self.states < 1 or self.actions < 1:

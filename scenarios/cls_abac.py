@@ -41,6 +41,12 @@ class ClsAbac(Scenario):
     wirings = ("cls_abac",)
     defaults = {"seeds": 10, "pairs": 10, "steps": 100, "sleep_steps": 300, "eval_every": 10}
     quick = {"seeds": 1, "steps": 40, "sleep_steps": 100, "eval_every": 20}
+    option_docs = {  # `brainsim list cls_abac`
+        "seeds": "independent seeds (each: its own patterns, cortex and hippocampus)",
+        "pairs": "paired associates per list (AB, then AC)",
+        "steps": "cortex updates per list",
+        "sleep_steps": "updates of each sleep phase (hippocampal replay, interleaved AB and AC)",
+        "eval_every": "evaluate AB and AC recall every this many updates (the figure's points)"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

@@ -41,6 +41,16 @@ class HopfieldCapacity(Scenario):
                 "noise": 0.10, "trials": 3, "iterations": 100,
                 "modern_d": 128, "modern_patterns": 10000, "modern_noise": 0.25, "modern_beta": 1.0}
     quick = {"n": 200, "loads": [0.05, 0.25], "trials": 1, "modern_patterns": 1000}
+    option_docs = {  # `brainsim list hopfield_capacity`
+        "n": "units of the classical network (N)",
+        "loads": "loads P/N tested (the classical curve)",
+        "noise": "fraction of bits flipped in a classical cue",
+        "trials": "independent pattern sets averaged per load",
+        "iterations": "cap on the synchronous recall updates (recall stops earlier at a fixed point)",
+        "modern_d": "pattern dimension of the modern (softmax) network",
+        "modern_patterns": "patterns stored in the modern network",
+        "modern_noise": "fraction of bits flipped in a modern cue",
+        "modern_beta": "inverse temperature of the modern update"}
 
     def classical(self, ctx: RunContext) -> dict:
         o = ctx.options

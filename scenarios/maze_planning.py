@@ -83,6 +83,12 @@ class MazePlanning(Scenario):
     defaults = {"height": 10, "width": 10, "extra_openings": 10, "explore_steps": 10000, "pairs": 20,
                 "baseline_episodes": 3000}
     quick = {"pairs": 5, "baseline_episodes": 400}
+    option_docs = {  # `brainsim list maze_planning`
+        "height": "maze rows", "width": "maze columns",
+        "extra_openings": "walls removed after carving a perfect maze (loops: several routes)",
+        "explore_steps": "steps of the single random exploration episode",
+        "pairs": "random start/goal pairs tested",
+        "baseline_episodes": "episodes the model-free actor-critic baseline may train"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

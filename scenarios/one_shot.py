@@ -42,6 +42,14 @@ class OneShot(Scenario):
     defaults = {"old": 20, "noise": 0.3, "pretrain": 400, "batch": 20, "tests": 50, "max_exposures": 500,
                 "sleep_replays": 1000}
     quick = {"pretrain": 200, "max_exposures": 100, "sleep_replays": 300, "tests": 20}
+    option_docs = {  # `brainsim list one_shot`
+        "old": "familiar items the cortex is trained on first",
+        "noise": "fraction of bits flipped in training inputs and test cues",
+        "pretrain": "cortex updates on the familiar items",
+        "batch": "patterns per cortex update",
+        "tests": "corrupted cues per recall measurement",
+        "max_exposures": "cap on the repeated exposures of the cortex alone",
+        "sleep_replays": "hippocampal replays (cortex updates) in the sleep phase"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

@@ -35,6 +35,13 @@ class PatternSeparation(Scenario):
     defaults = {"n": 200, "dg_factor": 5, "dg_fan_in": 0, "sparsities": [0.01, 0.02, 0.05, 0.10, 0.20],
                 "input_overlaps": [0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0], "pairs": 200}
     quick = {"n": 100, "sparsities": [0.01, 0.02], "input_overlaps": [0.4, 0.8, 1.0], "pairs": 60}
+    option_docs = {  # `brainsim list pattern_separation`
+        "n": "EC input units (N); the DG has dg_factor * N cells",
+        "dg_factor": "DG cells per EC unit (emergent's hip: DG = 5x CA3)",
+        "dg_fan_in": "EC inputs per DG cell (0: all of them)",
+        "sparsities": "DG activity levels (fraction of cells active, k-WTA)",
+        "input_overlaps": "input overlaps m_in of the pattern pairs",
+        "pairs": "pattern pairs per (sparsity, overlap) point"}
 
     def curve(self, ctx: RunContext, sparsity: float, rng: np.random.Generator) -> dict:
         o = ctx.options

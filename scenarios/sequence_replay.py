@@ -35,6 +35,11 @@ class SequenceReplay(Scenario):
     anchor = "Foster & Wilson (2006) Nature 440:680; Diba & Buzsaki (2007) Nat Neurosci 10"
     defaults = {"size": 64, "lengths": [8, 10, 12, 9], "forward_steps": 60, "cue_noise": 0.2}
     quick = {"lengths": [8, 10], "forward_steps": 30}
+    option_docs = {  # `brainsim list sequence_replay`
+        "size": "units of each place pattern",
+        "lengths": "states of each stored episode (one episode per entry)",
+        "forward_steps": "steps with replay on (forward replay events are decoded)",
+        "cue_noise": "fraction of bits flipped in the cues of the successor test"}
 
     def run(self, ctx: RunContext) -> Result:
         o = ctx.options

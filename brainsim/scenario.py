@@ -584,9 +584,9 @@ def _legacy_manifest(run: RunDir) -> None:
     run.record(*[p for p in names if p.exists()])
 
 
-def _discard_new_dir(out: Path) -> None:
-    """A run that failed before it started leaves no half-made directory it created (only its own
-    bookkeeping and config.json are in it)."""
+def _discard_new_dir(out: Path, remove_root: bool = True) -> None:
+    """A run that failed before it started leaves nothing behind: what it wrote (config.json, its
+    bookkeeping) is removed, and the directory too when it created it (``remove_root``)."""
     run = RunDir(out)
     run.clean()
     if run.state.is_dir():
@@ -597,6 +597,8 @@ def _discard_new_dir(out: Path) -> None:
             run.state.rmdir()
         except OSError:
             pass
+    if not remove_root:
+        return
     try:
         out.rmdir()
     except OSError:
@@ -634,6 +636,8 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
     options, overrides = resolve_options(sc, quick, parse_sets(sets or []))
     _check_overrides(sc, overrides)
     out = Path(out) if out is not None else default_out(sc, seed, quick)
+    # every wiring builds with the --set values before the directory is touched (--force included)
+    _check_wirings_build(sc, RunContext(sc, out, seed, quick, options, overrides, False))
     lock = None
     if out.is_dir() and RunDir(out).state.is_dir():  # lock first: never clean a directory in use
         lock = rundir.RunLock(out).acquire()
@@ -658,13 +662,12 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
         run.record(run.config)
         ctx = RunContext(sc, out, seed, quick, options, overrides, progress, checkpoint_every=checkpoint_every,
                          keep_checkpoints=keep_checkpoints, check_finite=check_finite, fingerprint=fp)
-        _check_wirings_build(sc, ctx)
         started = True
         return _execute(sc, ctx, on_finish)
     except BrainsimError:
-        if not started and created:
+        if not started:
             lock.release()
-            _discard_new_dir(out)
+            _discard_new_dir(out, remove_root=created)
         raise
     finally:
         lock.release()

@@ -125,6 +125,7 @@ class Brain:
             (f"{n}.{p}", Ref(n, p)) for n in self.areas if self.rules[n].needs_trace for p in self.areas[n].area.outputs)
         self.trace_count = 0
         self._input_checks: dict = {}
+        self._resource_checks: dict = {}  # batch -> resources.Estimate (checked once per batch size)
         self._run = jax.jit(partial(self._run_impl, self.plan))
         self._step = jax.jit(partial(self._step_impl, self.plan))
         self._train_steps: dict = {}
@@ -153,10 +154,9 @@ class Brain:
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
             raise ShapeError(f"batch must be a positive integer, found {batch!r}", "batch",
                              hint="e.g. brain.init(key, batch=8)")
-        cache = self.__dict__.setdefault("_resource_checks", {})
-        if int(batch) not in cache:
-            cache[int(batch)] = resources.check(self.graph, int(batch))
-        return cache[int(batch)]
+        if int(batch) not in self._resource_checks:
+            self._resource_checks[int(batch)] = resources.check(self.graph, int(batch))
+        return self._resource_checks[int(batch)]
 
     def _init_params_impl(self, key: jax.Array) -> dict:
         params = {"areas": {}, "projections": {}}

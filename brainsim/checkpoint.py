@@ -41,12 +41,11 @@ import jax
 import numpy as np
 
 from .errors import ScenarioError
-from .rundir import CHECKPOINTS, check_component
+from .rundir import CHECKPOINTS, check_component, is_step_dir
 
 __all__ = ["Checkpointer", "Restored", "has_checkpoint", "latest_arrays", "label_dir"]
 
 _STEP_DIR = re.compile(r"^\d+$")
-_ORBAX_TMP = re.compile(r"^\d+\.orbax-checkpoint-tmp-\d+$")  # a step orbax had not finished writing
 
 
 def label_dir(run_dir: "str | Path", label: str) -> Path:
@@ -56,11 +55,6 @@ def label_dir(run_dir: "str | Path", label: str) -> Path:
         ScenarioError: ``label`` is not a safe path component (``..``, ``/``, control characters, ...).
     """
     return Path(run_dir) / CHECKPOINTS / check_component(str(label), "a model label (checkpoint folder name)")
-
-
-def is_step_dir(p: Path) -> bool:
-    """A checkpoint step folder (complete or being written): the only entries clean-up ever deletes."""
-    return p.is_dir() and not p.is_symlink() and bool(_STEP_DIR.match(p.name) or _ORBAX_TMP.match(p.name))
 
 
 def _crc(a: np.ndarray) -> int:
@@ -196,14 +190,10 @@ class Checkpointer:
     def verify(self, step: int) -> Optional[str]:
         """``None`` when checkpoint ``step`` reads back whole (meta, every leaf, every CRC-32), else
         what is wrong with it."""
-        import orbax.checkpoint as ocp
-
         try:
             meta = self.read_meta(step)
             shapes, dtypes = meta["leaf_shapes"], meta["leaf_dtypes"]
-            target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(shapes, dtypes))}
-            got = self._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))
-            arrays = got["arrays"]
+            arrays = self._read_arrays(step, shapes, dtypes)
             crcs = meta.get("leaf_crc32")
             for i in range(len(shapes)):
                 a = np.asarray(arrays[f"{i:05d}"])
@@ -243,13 +233,10 @@ class Checkpointer:
         Raises:
             ScenarioError: no checkpoint, or one whose leaves do not match ``template`` (another wiring).
         """
-        import orbax.checkpoint as ocp
-
         step = self._step(step)
         t_leaves, t_paths, treedef = _flatten(template)
         shapes = [list(np.shape(x)) for x in t_leaves]
         dtypes = [str(_dtype(x)) for x in t_leaves]
-        target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(shapes, dtypes))}
         meta = self.read_meta(step)
         if meta.get("leaf_paths") != t_paths or meta.get("leaf_shapes") != shapes or meta.get("leaf_dtypes") != dtypes:
             diff = next((f"{a} {sa} {da} vs {b} {sb} {db}" for a, sa, da, b, sb, db in
@@ -259,8 +246,7 @@ class Checkpointer:
             raise ScenarioError(f"checkpoint '{self.path(step)}' does not match this model "
                                 f"(saved vs expected: {diff})", str(self.path(step)),
                                 hint="it was written by another wiring or configuration; start a new run")
-        got = self._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))
-        arrays = got["arrays"]
+        arrays = self._read_arrays(step, shapes, dtypes)
         out = []
         for i, (_, orig) in enumerate(jax.tree_util.tree_flatten_with_path(template)[0]):
             a = np.asarray(arrays[f"{i:05d}"])
@@ -269,6 +255,14 @@ class Checkpointer:
             else:
                 out.append(jax.numpy.asarray(a))
         return Restored(step, jax.tree_util.tree_unflatten(treedef, out), meta)
+
+    def _read_arrays(self, step: int, shapes: list, dtypes: list) -> dict:
+        """The ``{"00000": array, ...}`` leaves of checkpoint ``step``, read into zero targets of the
+        given shapes and dtypes."""
+        import orbax.checkpoint as ocp
+
+        target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(shapes, dtypes))}
+        return self._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))["arrays"]
 
     def _step(self, step: Optional[int]) -> int:
         if step is None:
@@ -294,12 +288,9 @@ def latest_arrays(run_dir: "str | Path", label: str) -> tuple[int, dict[str, np.
 
     Handy in tests and notebooks: ``latest_arrays(DIR, "lstm_baseline")[1]["['params']['areas']..."]``.
     """
-    import orbax.checkpoint as ocp
-
     ck = Checkpointer(label_dir(run_dir, label))
     step = ck._step(None)  # the newest intact step
     meta = ck.read_meta(step)
-    target = {f"{i:05d}": np.zeros(s, d) for i, (s, d) in enumerate(zip(meta["leaf_shapes"], meta["leaf_dtypes"]))}
-    got = ck._manager().restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))["arrays"]
+    got = ck._read_arrays(step, meta["leaf_shapes"], meta["leaf_dtypes"])
     ck.close()
     return step, {p: np.asarray(got[f"{i:05d}"]) for i, p in enumerate(meta["leaf_paths"])}

@@ -21,7 +21,8 @@ or ``--set lstm_baseline:areas.lstm.hidden=64`` (one wiring).  In memory they ar
 ``{(target or None, dotted.path): value}``; in ``config.json`` ``{"target:dotted.path": value}``
 (``"dotted.path"`` without a target).  A ``--set`` key without ``.`` or ``:`` is a scenario option.
 
-This module imports nothing of brainsim but its errors.
+This module imports nothing of brainsim but its errors (and, lazily, the bounded YAML loader of
+:mod:`brainsim.wiring` for ``--set`` values).
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
-
 
 from .errors import ScenarioError
 
@@ -149,7 +149,7 @@ class RunDir:
                 deleted.append(p)
             elif p.is_dir() and Path(rel).parts[:1] == (CHECKPOINTS,):
                 for q in p.iterdir():
-                    if q.is_dir() and not q.is_symlink() and _STEP_LIKE.match(q.name):
+                    if is_step_dir(q):
                         shutil.rmtree(q)
                         deleted.append(q)
         for rel in sorted(self.written(), key=lambda r: -len(Path(r).parts)):
@@ -165,7 +165,13 @@ class RunDir:
         return deleted
 
 
-_STEP_LIKE = re.compile(r"^\d+(\.orbax-checkpoint-tmp-\d+)?$")
+# a checkpoint step folder: complete (``N``) or being written by orbax (``N.orbax-checkpoint-tmp-M``)
+_STEP_LIKE = re.compile(r"\A\d+(\.orbax-checkpoint-tmp-\d+)?\Z")
+
+
+def is_step_dir(p: Path) -> bool:
+    """A checkpoint step folder (complete or being written): the only entries clean-up ever deletes."""
+    return p.is_dir() and not p.is_symlink() and bool(_STEP_LIKE.match(p.name))
 
 
 # --------------------------------------------------------------------------- safe path components

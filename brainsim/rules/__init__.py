@@ -20,7 +20,7 @@ with its options (type, default, doc), needs, formula and reference.
 
 from .base import (MODULATION_OPTIONS, RULES, Option, Replay, Rule, RuleContext, Synapse, make_rule, register_rule,
                    rule_catalogue, step_weights, synapses_of)
-from . import gradient, hebbian, kohonen, perturbation, feedback, reward  # noqa: F401,E402  (register the built-ins)
+from . import gradient, hebbian, kohonen, perturbation, feedback, reward, contrastive  # noqa: F401,E402  (register the built-ins)
 from .gradient import Backprop, NoLearning
 
 __all__ = ["MODULATION_OPTIONS", "RULES", "Backprop", "NoLearning", "Option", "Replay", "Rule", "RuleContext",

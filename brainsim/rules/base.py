@@ -21,7 +21,7 @@ A rule declares what it needs from the step (``needs``, a frozenset of):
 * ``"synapses"``: a learned ``[in, out]`` matrix mapping an input port to an output port
   (``ctx.synapses``, see :func:`synapses_of`);
 * ``"lattice"``: a map area (``area.lattice [units, 2]`` and a ``coords`` output);
-* ``"energy"``: an energy-based area (``area.settle``, ``area.energy``, see ``areas/hopfield.py``);
+* ``"energy"``: an energy-based area (``area.settle``, ``area.energy``, see ``areas/energy.py``);
 * ``"layers"``: a layered feedforward area (``area.ff_layers``, see :func:`ff_layers_of`).
 
 The graph check (:func:`missing_need`) rejects a rule on an area that cannot
@@ -397,7 +397,7 @@ class Rule:
         if "lattice" in cls.needs and not (hasattr(area, "lattice") and "coords" in area.outputs):
             return "a map lattice (area.lattice and a 'coords' output, e.g. type som)"
         if "energy" in cls.needs and not (hasattr(area, "settle") and hasattr(area, "energy")):
-            return "an energy function and a settling phase (an energy-based area, e.g. type hopfield)"
+            return "an energy function and a settling phase (an energy-based area, e.g. type energy)"
         if "layers" in cls.needs and ff_layers_of(area) is None:
             return "feedforward layers (area.ff_layers(), e.g. a readout)"
         return None

@@ -1,7 +1,7 @@
 """The ``brainsim`` command.
 
     brainsim validate WIRING
-    brainsim run NAME|PATH [--quick] [--seed N] [--out DIR] [--set key=value]... [--force]
+    brainsim run NAME|PATH|WIRING.yaml [--quick] [--seed N | --seeds 0-15] [--out DIR] [--set key=value]... [--force]
                  [--checkpoint-every N] [--keep-checkpoints K] [--check-finite | --no-check-finite]
     brainsim run --resume DIR
     brainsim list [areas|rules|costs|tasks|scenarios|wirings|NAME]
@@ -59,7 +59,7 @@ def _cmd_validate(args) -> int:
     return 0
 
 
-_RUN_DEFAULTS = {"quick": False, "seed": 0, "out": None, "set": [], "force": False, "checkpoint_every": None,
+_RUN_DEFAULTS = {"quick": False, "seed": 0, "seeds": None, "out": None, "set": [], "force": False, "checkpoint_every": None,
                  "keep_checkpoints": None, "check_finite": None}
 
 # the run directory a command is working in (for the crash log and the resume hint)
@@ -100,6 +100,24 @@ def _finalize_run(run_dir) -> None:
     report.finalize_run(run_dir)
 
 
+def _seeds_verdict(summary: dict) -> int:
+    """Print a ``--seeds`` run's table; exit 0 (every seed passed), 3 (a wiring member went NaN/Inf)
+    or 1 (a scenario seed missed its criterion)."""
+    if summary.get("kind") != "seeds":  # a scenario that ran the seed list itself
+        print(f"{summary['scenario']}: criterion {'PASSED' if summary['passed'] else 'NOT MET'} "
+              f"({summary['criterion']}); wall {summary['wall_seconds']:.1f}s")
+        return 0 if summary["passed"] else 1
+    for r in summary["seeds"]:
+        extra = f"final loss {r['final_loss']}" if "final_loss" in r else f"dir {r['run_dir']}"
+        print(f"  seed {r['seed']}: {'ok' if r['passed'] else 'FAILED'}  {extra}")
+    print(f"{summary['scenario']}: {len(summary['seeds'])} seeds in {summary['programs']} program(s); "
+          f"{'PASSED' if summary['passed'] else 'NOT MET'} ({summary['criterion']}); "
+          f"wall {summary['wall_seconds']:.1f}s")
+    if summary["passed"]:
+        return 0
+    return 3 if "steps" in summary else 1  # a wiring run's members fail only by going NaN/Inf
+
+
 def _cmd_run(args) -> int:
     from .scenario import DEFAULT_CHECKPOINT_EVERY, DEFAULT_KEEP_CHECKPOINTS, resume_scenario, run_scenario
 
@@ -115,8 +133,11 @@ def _cmd_run(args) -> int:
                                     f"'{args.resume}/config.json'; these arguments differ from it: "
                                     f"{'; '.join(conflicts)}", "--resume",
                                     hint=f"drop them: `brainsim run --resume {args.resume}`")
-        summary = resume_scenario(args.resume, progress=not args.no_progress, resume_anyway=args.resume_anyway,
-                                  on_finish=_finalize_run)
+        from .seeds import is_seeds_run, resume_seeds
+
+        resume = resume_seeds if is_seeds_run(args.resume) else resume_scenario
+        summary = resume(args.resume, progress=not args.no_progress, resume_anyway=args.resume_anyway,
+                         on_finish=_finalize_run)
     else:
         if args.resume_anyway:
             raise ScenarioError("--resume-anyway only goes with --resume DIR", "--resume-anyway",
@@ -126,6 +147,21 @@ def _cmd_run(args) -> int:
                                 hint="e.g. brainsim run twelve_ax --quick; `brainsim list` shows the scenarios")
         if args.out is not None:
             _CURRENT["run_dir"] = Path(args.out)
+        from .seeds import is_wiring_target, run_seeds, seeds_arg
+
+        if args.seeds is not None or is_wiring_target(args.scenario):
+            if args.seeds is not None and args.seed != 0:
+                raise ScenarioError("--seed and --seeds both name the seeds", "--seeds", hint="give one of them")
+            summary = run_seeds(args.scenario, seeds_arg(args.seeds) if args.seeds is not None else [args.seed],
+                                quick=args.quick, out=args.out, sets=args.set, force=args.force,
+                                progress=not args.no_progress,
+                                checkpoint_every=DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None
+                                else args.checkpoint_every,
+                                keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS if args.keep_checkpoints is None
+                                else args.keep_checkpoints,
+                                check_finite=True if args.check_finite is None else args.check_finite,
+                                on_finish=_finalize_run)
+            return _seeds_verdict(summary)
         summary = run_scenario(args.scenario, quick=args.quick, seed=args.seed, out=args.out, sets=args.set,
                                force=args.force, progress=not args.no_progress,
                                checkpoint_every=DEFAULT_CHECKPOINT_EVERY if args.checkpoint_every is None
@@ -134,6 +170,8 @@ def _cmd_run(args) -> int:
                                else args.keep_checkpoints,
                                check_finite=True if args.check_finite is None else args.check_finite,
                                on_finish=_finalize_run, on_start=lambda d: _CURRENT.update(run_dir=Path(d)))
+    if summary.get("kind") == "seeds":
+        return _seeds_verdict(summary)
     verdict = "PASSED" if summary["passed"] else "NOT MET"
     print(f"{summary['scenario']}: criterion {verdict} ({summary['criterion']}); "
           f"wall {summary['wall_seconds']:.1f}s, compile {summary['compile_seconds']:.1f}s")
@@ -452,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", nargs="?", default=None)
     r.add_argument("--quick", action="store_true", help="short run with a smoke criterion (CI, demos)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seeds", default=None, metavar="0-15",
+                   help="run these seeds (0-15 or 0,3,7-9): a wiring's as ONE population program, a scenario's "
+                        "as separate runs in DIR/seed-N; a table in DIR/seeds.csv (see brainsim.seeds)")
     r.add_argument("--out", default=None, help="run directory (default runs/NAME-seedN[-quick])")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario option (max_epochs=100) or a wiring value (areas.lstm.hidden=64)")

@@ -63,21 +63,26 @@ def parse_seeds(text: "str | int | Sequence[int]") -> list[int]:
     if not isinstance(text, str):
         return [int(s) for s in text]
     out: list[int] = []
+    hint = "write seeds as 0-15, or 0,3,7-9 (ranges inclusive, integers in [0, 2**32))"
     for part in text.replace(" ", "").split(","):
         try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+            if "-" in part[1:] and not part.startswith("-"):
+                a, b = part.split("-", 1)
                 lo, hi = int(a), int(b)
                 if hi < lo:
                     raise ValueError
                 out.extend(range(lo, hi + 1))
             else:
                 out.append(int(part))
+                if out[-1] < 0:
+                    raise ValueError
         except ValueError:
-            raise ScenarioError(f"--seeds: cannot read {part!r} in {text!r}", "--seeds",
-                                hint="write seeds as 0-15, or 0,3,7-9 (ranges inclusive, non-negative)") from None
+            raise ScenarioError(f"expected seeds like 0-15 or 0,3,7-9, got {part!r}"
+                                + (f" in {text!r}" if part != text else ""), "--seeds", hint=hint) from None
+    if any(s >= 2 ** 32 for s in out):
+        raise ScenarioError(f"expected seeds below 2**32, got {max(out)}", "--seeds", hint=hint)
     if len(set(out)) != len(out):
-        raise ScenarioError(f"--seeds {text!r} names a seed twice", "--seeds", hint="each seed once")
+        raise ScenarioError(f"expected each seed once, got {text!r} (a seed named twice)", "--seeds", hint="each seed once")
     return out
 
 

@@ -80,6 +80,8 @@ class Attention(Area):
                 return f"temperature must be > 0, found {self.temperature}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"mode": "feature"}, {"mode": "location", "n_slots": 3, "slot_dim": 4})
     inputs = {
         "slots": Port("n_slots * slot_dim", doc="slot vectors, concatenated"),
         "query": Port("auto", required=False, default=1.0, doc="top-down query / template"),

@@ -166,6 +166,8 @@ class BasalGanglia(Area):
                 return f"stn_weight and gate_gain must be > 0, found {self.stn_weight}, {self.gate_gain}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"selection": "gpr", "gpr_steps": 5}, {"selection": "stripes", "channels": 3})
     inputs = {
         "context": Port("auto", doc="cortical state: drives striatum and critic"),
         "memory": Port("auto", required=False, doc="extra striatal input (e.g. working memory)"),

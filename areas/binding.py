@@ -126,6 +126,8 @@ class Binding(Area):
                 return f"sharpness (inverse temperature of the clean-up) must be > 0, found {self.sharpness}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"unbinding": "exact", "decay": 0.1, "dim": 32, "vocab": 8})
     inputs = {
         "role": Port("dim", doc="role vector"),
         "filler": Port("dim", doc="filler vector"),

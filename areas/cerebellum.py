@@ -199,6 +199,8 @@ class Cerebellum(Area):
                 return f"bias_scale must be >= 0, found {self.bias_scale}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"basis": "spectral", "granules": 64, "time_constants": (2.0, 8.0)})
     inputs = {
         "state": Port("auto", doc="current state (mossy fibres)"),
         "efference": Port("auto", required=False, doc="efference copy of the motor command (mossy fibres)"),

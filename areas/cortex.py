@@ -127,6 +127,9 @@ class Cortex(Area):
                         f"(found {self.activation!r})")
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"depth": 2, "tied": True, "activation": "tanh", "sparsity": "kwta", "k": 4},
+                {"sparsity": "kl", "predictive": True, "noise": 0.1})
     inputs = {
         "input": Port("auto", doc="bottom-up drive"),
         "topdown": Port("hidden", required=False, doc="feedback added to the code pre-activation"),

@@ -167,6 +167,9 @@ class Hippocampus(Area):
                 return f"recognition must be in (0, 1], found {self.recognition}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"mode": "classical", "pathway": "direct", "size": 32, "slots": 16},
+                {"sequence": True, "reject_novel": True, "size": 32, "slots": 16})
     inputs = {
         "cue": Port("size", doc="retrieval cue (EC input)"),
         "store": Port("size", required=False, doc="pattern stored when write is on (default: the cue)"),

@@ -71,6 +71,8 @@ class Novelty(Area):
                 return f"beta (bonus scale) must be >= 0, found {self.beta}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"mode": "error"}, {"hash": "simhash", "bits": 4})
     inputs = {
         "state": Port("auto", doc="state / observation code"),
         "error": Port("auto", required=False, doc="forward-model prediction error"),

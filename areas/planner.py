@@ -61,6 +61,8 @@ class Planner(Area):
                 return f"horizon must be >= 0 (0: states), found {self.horizon}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"states": 16, "actions": 4, "horizon": 8})
     inputs = {
         "state": Port("states", doc="current place (one-hot)"),
         "action": Port("actions", doc="previous action (one-hot; zeros: none)"),

@@ -56,6 +56,8 @@ class Readout(Area):
                 return f"at most 64 hidden layers (they are unrolled when the brain is built), found {len(self.hidden)}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"size": 3, "hidden": (8, 8)})
     inputs = {"input": Port("auto", doc="representation to read out")}
     outputs = {"output": Port("size", doc="response (logits / values)")}
 

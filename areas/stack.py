@@ -99,6 +99,8 @@ class Stack(Area):
                 return f"read_depth must be in [1, depth={self.depth}], found {self.read_depth}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"actions": "hard"}, {"actions": "straight_through", "no_op": False})
     inputs = {"control": Port("auto", doc="controller state")}
     outputs = {
         "read": Port("read_depth * width", doc="top cells after the update"),

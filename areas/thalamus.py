@@ -72,6 +72,8 @@ class Thalamus(Area):
                 return f"tau must be >= 1 step (1 = no leak), found {self.tau}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"cell": "gru", "channels": 2})
     inputs = {
         "input": Port("auto", doc="signal to relay"),
         "gate": Port("channels", required=False, default=1.0, doc="per-group gate (1 = open)"),

@@ -60,6 +60,8 @@ class WorkingMemory(Area):
                 return f"noise must be >= 0, found {self.noise}"
             return None
 
+    # documented example configs: the contract suite (tests/areas/test_contract.py) checks each one
+    examples = ({}, {"slots": 2, "decay": 0.1, "noise": 0.05})
     inputs = {
         "write": Port("width", doc="item offered for storage"),
         "gate": Port("slots", doc="per-slot update gate in [0, 1]"),

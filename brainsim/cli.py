@@ -169,7 +169,8 @@ def _cmd_run(args) -> int:
                                keep_checkpoints=DEFAULT_KEEP_CHECKPOINTS if args.keep_checkpoints is None
                                else args.keep_checkpoints,
                                check_finite=True if args.check_finite is None else args.check_finite,
-                               on_finish=_finalize_run, on_start=lambda d: _CURRENT.update(run_dir=Path(d)))
+                               on_finish=_finalize_run, on_start=lambda d: _CURRENT.update(run_dir=Path(d)),
+                               imports=args.imports)
     if summary.get("kind") == "seeds":
         return _seeds_verdict(summary)
     verdict = "PASSED" if summary["passed"] else "NOT MET"
@@ -411,8 +412,19 @@ def _with_imports(fn):
         from .plugins import import_module_or_path, load_plugins
 
         load_plugins()
-        for spec in getattr(args, "imports", None) or []:
+        specs = [str(Path(s).resolve()) if s.endswith(".py") else s for s in getattr(args, "imports", None) or []]
+        for spec in specs:
             import_module_or_path(spec, None, "--import")
+        if getattr(args, "resume", None) is not None:  # the run's own --import modules, from config.json
+            from . import rundir
+
+            cfg = rundir.read_config(args.resume)
+            recorded = (cfg.get("imports") if isinstance(cfg, dict) else None) or []
+            for spec in recorded if isinstance(recorded, list) else []:
+                if isinstance(spec, str) and spec not in specs:
+                    import_module_or_path(spec, None, f"{args.resume}/config.json imports")
+        if hasattr(args, "imports"):
+            args.imports = specs
         return fn(args)
 
     run.__wrapped__ = fn

@@ -60,7 +60,7 @@ RUN_OUTPUTS = (SUMMARY, CONFIG, METRICS, REPORT, CHECKPOINTS, RESULTS, FLOW, FIG
 # the keys of config.json ("source": the scenario's name or the resolved path of its .py file;
 # "sets": the --set arguments as given; "overrides": the encoded wiring overrides)
 CONFIG_KEYS = ("scenario", "seed", "quick", "options", "overrides", "wirings", "source", "sets",
-               "checkpoint_every", "keep_checkpoints", "check_finite", "fingerprint")
+               "checkpoint_every", "keep_checkpoints", "check_finite", "fingerprint", "imports")
 
 # config.json's "applied_overrides": {wiring: {dotted.path: value}}, the overrides the run's latest load of
 # each wiring actually applied (--set ones and those the scenario chose), written as the run goes
@@ -276,13 +276,14 @@ def read_summary(run_dir: "str | Path") -> Optional[dict]:
 def config_record(*, scenario: str, seed: int, quick: bool, options: Mapping[str, Any],
                   overrides: Mapping[tuple, Any], wirings: Iterable[str], source: str, sets: Iterable[str],
                   checkpoint_every: int, keep_checkpoints: int, check_finite: bool,
-                  fingerprint: Optional[Mapping[str, str]] = None) -> dict:
+                  fingerprint: Optional[Mapping[str, str]] = None, imports: Iterable[str] = ()) -> dict:
     """The content of ``config.json`` (keys :data:`CONFIG_KEYS`, overrides encoded; ``fingerprint``:
-    ``{what: hash}`` of the scenario source, the wiring files and the package, checked on resume)."""
+    ``{what: hash}`` of the scenario source, the wiring files and the package, checked on resume;
+    ``imports``: the ``--import`` modules (``.py`` paths resolved), imported again on resume)."""
     return {"scenario": scenario, "seed": seed, "quick": quick, "options": dict(options),
             "overrides": encode_overrides(overrides), "wirings": list(wirings), "source": source,
             "sets": list(sets), "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
-            "check_finite": check_finite, "fingerprint": dict(fingerprint or {})}
+            "check_finite": check_finite, "fingerprint": dict(fingerprint or {}), "imports": list(imports)}
 
 
 # --------------------------------------------------------------------------- --set and wiring overrides

@@ -37,7 +37,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Optional
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
 import jax
 import numpy as np
@@ -609,7 +609,7 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
                  sets: Optional[list[str]] = None, force: bool = False, progress: bool = True,
                  checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, keep_checkpoints: int = DEFAULT_KEEP_CHECKPOINTS,
                  check_finite: bool = True, on_finish: Optional[Callable[[Path], None]] = None,
-                 on_start: Optional[Callable[[Path], None]] = None) -> dict:
+                 on_start: Optional[Callable[[Path], None]] = None, imports: Iterable[str] = ()) -> dict:
     """Run a scenario and write its run directory; return the summary dict.
 
     Args:
@@ -622,6 +622,8 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
             ``brainsim run`` command passes it).  An exception it raises is logged, never fatal.
         on_start: called with the run directory once it is prepared and locked (the CLI notes it
             for its crash log and resume hint).
+        imports: the plugin modules the caller imported (``--import``), recorded in ``config.json``
+            so that ``--resume`` imports them again.
 
     Everything is checked before the directory is touched (options, ``--set`` values against the
     wirings, flags); a run that fails before training starts removes a directory it created.
@@ -658,7 +660,7 @@ def run_scenario(name_or_path: str, *, quick: bool = False, seed: int = 0, out: 
         atomic_write_json(run.config, rundir.config_record(
             scenario=sc.name, seed=seed, quick=quick, options=options, overrides=overrides, wirings=sc.wirings,
             source=source, sets=sets or [], checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
-            check_finite=check_finite, fingerprint=fp))
+            check_finite=check_finite, fingerprint=fp, imports=imports))
         run.record(run.config)
         ctx = RunContext(sc, out, seed, quick, options, overrides, progress, checkpoint_every=checkpoint_every,
                          keep_checkpoints=keep_checkpoints, check_finite=check_finite, fingerprint=fp)

@@ -4,6 +4,7 @@
 import importlib.metadata
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,24 @@ def test_a_plugin_scenario_runs_by_name_with_its_own_wiring_and_task(tmp_path, m
     assert summary["metrics"]["mse"] < 0.5 * summary["metrics"]["raw_input_mse"]
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["wirings"][0].endswith("brainsim_example_plugin/noisy_step.yaml")
+
+
+def test_import_modules_are_recorded_in_config_json_and_imported_again_on_resume(tmp_path, capsys):
+    """A run's ``--import`` modules go into config.json (a .py path resolved), so that ``--resume DIR``
+    alone imports them again (the plugin writes a line to a marker file each time it is imported)."""
+    marker = tmp_path / "imported.txt"
+    plug = tmp_path / "marker_plugin.py"
+    plug.write_text(f"with open({str(marker)!r}, 'a') as f:\n    f.write('x\\n')\n")
+    here = Path(__file__).resolve().parents[2] / "examples" / "own_scenario.py"
+    out = tmp_path / "run"
+    assert main(["run", str(here), "--quick", "--out", str(out), "--no-progress",
+                 "--import", str(plug)]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["imports"] == [str(plug.resolve())]
+    assert marker.read_text().count("x") == 1
+    from brainsim import plugins
+
+    plugins._imported.pop(str(plug.resolve()))  # as in a new process: nothing imported yet
+    main(["run", "--resume", str(out), "--no-progress"])  # a finished run: whatever it answers, it imports first
+    capsys.readouterr()
+    assert marker.read_text().count("x") == 2

@@ -67,3 +67,16 @@ def test_closed_loop_actions_are_what_the_replayed_train_step_sees():
     bonus = np.asarray(trace["novelty.bonus"])[:, 0, 0]
     np.testing.assert_allclose(bonus[:size], 0.5, rtol=1e-6)  # all new cells
     assert bonus[size] < 1e-5  # the terminal state is never novel
+
+
+def test_quick_mode_the_count_bonus_solves_sizes_dithering_cannot(tmp_path):
+    """The quick run (sizes 9-20, at most 2,200 episodes each): the novelty-bonus agent solves >= 50 % of the
+    sizes within bsuite's budget, the softmax-dithering agent <= 20 % (it never finds the treasure there)."""
+    from brainsim import run_scenario
+
+    s = run_scenario("curiosity_deep_sea", quick=True, out=tmp_path / "run", progress=False)
+    models = s["metrics"]["models"]
+    assert s["passed"], s["metrics"]["checks"]
+    assert models["curiosity_deep_sea"]["fraction_solved"] >= 0.5
+    assert models["deep_sea_dither"]["fraction_solved"] <= 0.2
+    assert max(models["curiosity_deep_sea"]["treasure_rate_last_100"]) > 0.9  # it then goes there reliably

@@ -88,8 +88,6 @@ def _seed_dir(out: Path, seed: int) -> Path:
 
 def _prepare(out: Path, force: bool) -> None:
     """Refuse a non-empty directory without ``force``; with it, remove only what a seeds run writes."""
-    import shutil
-
     if out.exists() and not out.is_dir():
         raise ScenarioError(f"--out '{out}' is a file", "--out", hint="give a directory")
     if out.is_dir() and any(out.iterdir()):
@@ -102,10 +100,45 @@ def _prepare(out: Path, force: bool) -> None:
                                 "for a --seeds run", "--out", hint="give another --out")
         for name in ("config.json", "summary.json", "seeds.csv"):
             (out / name).unlink(missing_ok=True)
-        for d in [out / "checkpoints"] + sorted(out.glob("seed-*")):
+        for d in sorted(out.glob("seed-*")):
             if d.is_dir():
-                shutil.rmtree(d)
+                _clean_seed_dir(d)
+        _remove_step_dirs(out / rundir.CHECKPOINTS)
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _clean_seed_dir(d: Path) -> None:
+    """One seed's directory: a scenario seed's run cleans by its own manifest; a wiring seed's two files go.
+    Anything else (a user's own files) stays, and so does the folder then."""
+    run = rundir.RunDir(d)
+    if run.manifest.exists():
+        run.clean()
+    for name in ("metrics.jsonl", "summary.json"):
+        (d / name).unlink(missing_ok=True)
+    _remove_step_dirs(d / rundir.CHECKPOINTS)
+    _rmdir_if_empty(d)
+
+
+def _remove_step_dirs(checkpoints: Path) -> None:
+    """Under ``checkpoints/<label>/``: only checkpoint step folders (``rundir.is_step_dir``), then empty folders."""
+    import shutil
+
+    if not checkpoints.is_dir():
+        return
+    for label in checkpoints.iterdir():
+        if label.is_dir() and not label.is_symlink():
+            for q in label.iterdir():
+                if rundir.is_step_dir(q):
+                    shutil.rmtree(q)
+            _rmdir_if_empty(label)
+    _rmdir_if_empty(checkpoints)
+
+
+def _rmdir_if_empty(d: Path) -> None:
+    try:
+        d.rmdir()
+    except OSError:  # not empty: something that is not ours is inside
+        pass
 
 
 def _write_table(out: Path, rows: list[dict], summary: dict) -> None:

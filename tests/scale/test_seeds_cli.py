@@ -146,3 +146,22 @@ def test_a_wiring_run_without_a_task_is_refused_before_writing(tmp_path, capsys)
     assert main(["run", str(tmp_path / "tiny.yaml"), "--seeds", "0-1", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--set: error:" in err and "task=NAME" in err and not (tmp_path / "o").exists()
+
+
+def test_force_rerun_of_a_seeds_run_keeps_a_users_own_files(tmp_path):
+    """``--force`` on a seeds directory deletes what the seeds run wrote (each seed's run by its manifest),
+    never a user's own file inside a seed directory or under checkpoints/."""
+    (tmp_path / "draw.py").write_text(SCENARIO)
+    out = tmp_path / "many"
+    argv = ["run", str(tmp_path / "draw.py"), "--seeds", "3,5", "--out", str(out), "--no-progress"]
+    main(argv)
+    first = json.loads((out / "seed-3" / "summary.json").read_text())
+    (out / "seed-3" / "my_notes.txt").write_text("mine")
+    (out / "checkpoints" / "population").mkdir(parents=True)
+    (out / "checkpoints" / "population" / "README").write_text("mine too")
+    assert main(argv) == 2  # not empty: refused without --force
+    main([*argv, "--force"])
+    assert (out / "seed-3" / "my_notes.txt").read_text() == "mine"
+    assert (out / "checkpoints" / "population" / "README").read_text() == "mine too"
+    assert json.loads((out / "seed-3" / "summary.json").read_text())["metrics"] == first["metrics"]
+    assert json.loads((out / "summary.json").read_text())["programs"] == 2
